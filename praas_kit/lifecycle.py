@@ -1,0 +1,78 @@
+"""The process lifecycle as one pure state machine.
+
+``ALLOCATING -> ALLOCATED -> SWAPPING_OUT -> SWAPPED_OUT -> SWAPPING_IN -> ALLOCATED``;
+``ALLOCATED -> CLOSING -> CLOSED``; any live state ``-> FAILED`` when the process dies.
+Two recovery edges complete the machine: an aborted swap-out returns to ``ALLOCATED``
+(nothing was written), and a ``FAILED`` process can be swapped in from its last snapshot.
+The control plane asks :func:`transition` and executes what it returns; it never sets a
+status by hand.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from praas_kit.errors import InvalidState
+
+
+class Status(str, Enum):
+    """Lifecycle states of a cloud process."""
+
+    ALLOCATING = "ALLOCATING"
+    ALLOCATED = "ALLOCATED"
+    SWAPPING_OUT = "SWAPPING_OUT"
+    SWAPPED_OUT = "SWAPPED_OUT"
+    SWAPPING_IN = "SWAPPING_IN"
+    CLOSING = "CLOSING"
+    CLOSED = "CLOSED"
+    FAILED = "FAILED"
+
+
+class Event(str, Enum):
+    """What happens to a process."""
+
+    ALLOCATED = "allocated"  # the runtime connected and is ready
+    SWAP = "swap"  # swap-out requested
+    SWAP_DONE = "swap_done"  # the snapshot is committed and the runtime exited
+    SWAP_ABORTED = "swap_aborted"  # swap-out refused or failed before commit; process keeps running
+    SWAPIN = "swapin"  # swap-in requested
+    STOP = "stop"
+    CLOSED = "closed"  # the runtime exited after a stop
+    DIED = "died"  # the runtime ended unexpectedly
+
+
+S = Status
+E = Event
+
+LIVE = frozenset({S.ALLOCATING, S.ALLOCATED, S.SWAPPING_OUT, S.SWAPPING_IN, S.CLOSING})
+
+_TABLE: dict[tuple[Status, Event], Status] = {
+    (S.ALLOCATING, E.ALLOCATED): S.ALLOCATED,
+    (S.SWAPPING_IN, E.ALLOCATED): S.ALLOCATED,
+    (S.ALLOCATED, E.SWAP): S.SWAPPING_OUT,
+    (S.SWAPPING_OUT, E.SWAP_DONE): S.SWAPPED_OUT,
+    (S.SWAPPING_OUT, E.SWAP_ABORTED): S.ALLOCATED,
+    (S.SWAPPED_OUT, E.SWAPIN): S.SWAPPING_IN,
+    (S.FAILED, E.SWAPIN): S.SWAPPING_IN,
+    (S.ALLOCATED, E.STOP): S.CLOSING,
+    (S.CLOSING, E.CLOSED): S.CLOSED,
+}
+for _live in LIVE:
+    _TABLE[(_live, E.DIED)] = S.FAILED
+# A process that dies while closing has closed.
+_TABLE[(S.CLOSING, E.DIED)] = S.CLOSED
+
+
+def transition(current: Status, event: Event) -> Status:
+    """The state after ``event`` in ``current``; raise :class:`InvalidState` if the edge is illegal."""
+    try:
+        return _TABLE[(Status(current), Event(event))]
+    except KeyError:
+        raise InvalidState(
+            f"cannot {Event(event).value} a process that is {Status(current).value}"
+        ) from None
+
+
+def allowed(current: Status, event: Event) -> bool:
+    """Whether ``event`` is legal in ``current``."""
+    return (Status(current), Event(event)) in _TABLE

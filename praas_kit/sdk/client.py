@@ -1,0 +1,226 @@
+"""The Python SDK: a control-plane client, applications and processes.
+
+>>> cp = praas_kit.connect("http://127.0.0.1:8080", token="...")
+>>> app = cp.create_application("demo", code="examples/echo.py")
+>>> p = app.create_process("alice")
+>>> p.invoke("echo", b"hi").payload
+b'hi'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from praas_kit.control.config import default_home
+from praas_kit.errors import BadRequest, PraasError, Unauthorized, from_dict
+from praas_kit.function import Result, encode_payload
+from praas_kit.names import validate_name
+from praas_kit.sdk.dataplane import DataPlaneClient
+
+
+class ControlPlaneClient:
+    """A connection to one control plane. Close it (or use ``with``) when done."""
+
+    def __init__(self, url: str, token: str, timeout: float = 330.0) -> None:
+        self.url = url.rstrip("/")
+        self.token = token
+        self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+        self.data_plane = DataPlaneClient()
+
+    def __enter__(self) -> ControlPlaneClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client and the data-plane sockets."""
+        self.http.close()
+        self.data_plane.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send a request; raise the typed :class:`PraasError` the server replied with."""
+        try:
+            resp = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise PraasError(f"cannot reach the control plane at {self.url}: {exc}") from None
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+            except ValueError:
+                raise PraasError(f"HTTP {resp.status_code} from {path}: {resp.text[:500]}") from None
+            raise from_dict(body.get("error") if isinstance(body, dict) else body)
+        return resp
+
+    def healthz(self) -> dict[str, Any]:
+        return self.request("GET", "/healthz").json()
+
+    def openapi_url(self) -> str:
+        """Where the OpenAPI document is served (interactive docs at ``/docs``)."""
+        return f"{self.url}/openapi.json"
+
+    def create_application(self, name: str, code: str | Path | None = None, image: str | None = None,
+                           vcpus: float | None = None, memory_mb: int | None = None,
+                           function_workers: int | None = None) -> Application:
+        """Create an application from a module/package path (local to the control plane) or an image."""
+        validate_name(name, "application name")
+        body = {"code": str(Path(code).resolve()) if code is not None else None, "image": image, "vcpus": vcpus,
+                "memory_mb": memory_mb, "function_workers": function_workers}
+        self.request("PUT", f"/apps/{name}", json={k: v for k, v in body.items() if v is not None})
+        return Application(self, name)
+
+    def application(self, name: str) -> Application:
+        """An existing application (raises ``ApplicationNotFound``)."""
+        validate_name(name, "application name")
+        self.request("GET", f"/apps/{name}")
+        return Application(self, name)
+
+    def applications(self) -> list[dict[str, Any]]:
+        """Every application, as dicts."""
+        return self.request("GET", "/apps").json()["applications"]
+
+
+class Application:
+    """An application on a control plane."""
+
+    def __init__(self, cp: ControlPlaneClient, name: str) -> None:
+        self.cp = cp
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Application({self.name!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return self.cp.request("GET", f"/apps/{self.name}").json()
+
+    def create_process(self, name: str, vcpus: float | None = None, memory_mb: int | None = None) -> Process:
+        """Create a process and wait until it is ALLOCATED."""
+        validate_name(name, "process name")
+        body = {k: v for k, v in {"vcpus": vcpus, "memory_mb": memory_mb}.items() if v is not None}
+        info = self.cp.request("PUT", f"/apps/{self.name}/processes/{name}", json=body).json()
+        return Process(self, name, info)
+
+    def process(self, name: str) -> Process:
+        """An existing process (raises ``ProcessNotFound``)."""
+        validate_name(name, "process name")
+        return Process(self, name, self.cp.request("GET", f"/apps/{self.name}/processes/{name}").json())
+
+    def processes(self) -> dict[str, list[dict[str, Any]]]:
+        """``{"active": [...], "swapped": [...], "inactive": [...]}``."""
+        return self.cp.request("GET", f"/apps/{self.name}/processes").json()
+
+    def swapin(self, name: str) -> Process:
+        """Swap a process in from its newest snapshot."""
+        validate_name(name, "process name")
+        info = self.cp.request("POST", f"/apps/{self.name}/processes/{name}/swapin").json()
+        return Process(self, name, info)
+
+    def delete_process(self, name: str) -> None:
+        """Delete a process and its swapped state."""
+        validate_name(name, "process name")
+        self.cp.request("DELETE", f"/apps/{self.name}/processes/{name}")
+
+    def invoke(self, function: str, data: Any = b"", process: str | None = None,
+               timeout: float | None = None) -> Result:
+        """Invoke through the control plane: sticky with ``process`` (swapped in if needed), else any idle
+        pooled process."""
+        params: dict[str, Any] = {}
+        if process is not None:
+            validate_name(process, "process name")
+            params["process"] = process
+        if timeout is not None:
+            params["timeout"] = timeout
+        resp = self.cp.request("POST", f"/apps/{self.name}/invoke/{function}", content=encode_payload(data),
+                               params=params)
+        return Result(resp.content, resp.headers.get("x-praas-content-type", "b"),
+                      resp.headers.get("x-praas-process"), resp.headers.get("x-praas-invocation"))
+
+    def delete(self) -> None:
+        """Delete the application (refused while it has processes)."""
+        self.cp.request("DELETE", f"/apps/{self.name}")
+
+
+class Process:
+    """A cloud process; :meth:`invoke` talks to it directly over the data plane."""
+
+    def __init__(self, app: Application, name: str, info: dict[str, Any]) -> None:
+        self.app = app
+        self.name = name
+        self.info = info
+
+    def __repr__(self) -> str:
+        return f"Process({self.app.name!r}, {self.name!r}, {self.status})"
+
+    @property
+    def status(self) -> str:
+        return str(self.info.get("status"))
+
+    @property
+    def address(self) -> str | None:
+        return self.info.get("address")
+
+    def refresh(self) -> Process:
+        """Re-read status, address and metrics."""
+        self.info = self.app.cp.request("GET", f"/apps/{self.app.name}/processes/{self.name}").json()
+        return self
+
+    def invoke(self, function: str, data: Any = b"", timeout: float | None = 300.0) -> Result:
+        """Invoke ``function`` directly in this process (data plane)."""
+        if not self.address:
+            self.refresh()
+        if not self.address:
+            from praas_kit.errors import InvalidState
+
+            raise InvalidState(f"process {self.name!r} is {self.status}; it has no data-plane address")
+        return self.app.cp.data_plane.invoke(self.address, function, encode_payload(data), timeout, self.name)
+
+    def swap(self) -> dict[str, Any]:
+        """Swap out; ``{"bytes", "seconds", "snapshot"}``."""
+        report = self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/swap").json()
+        self.app.cp.data_plane.forget(self.address or "")
+        self.info["status"], self.info["address"] = "SWAPPED_OUT", None
+        return report
+
+    def swapin(self) -> Process:
+        """Swap this process back in."""
+        self.info = self.app.swapin(self.name).info
+        return self
+
+    def stop(self) -> None:
+        """Stop the process (state discarded)."""
+        self.info = self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/stop").json()
+
+    def kill(self) -> None:
+        """SIGKILL the process's runtime (fault injection)."""
+        self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/kill")
+
+    def delete(self) -> None:
+        """Delete the process and its swapped state."""
+        self.app.delete_process(self.name)
+
+
+def connect(url: str | None = None, token: str | None = None, home: str | Path | None = None) -> ControlPlaneClient:
+    """Connect to a running control plane.
+
+    ``url`` and ``token`` default to ``PRAAS_URL`` / ``PRAAS_TOKEN``, then to what a control plane
+    started on this machine wrote into ``~/.praas`` (``endpoint.json`` and ``token``).
+    """
+    h = Path(home) if home else default_home()
+    url = url or os.environ.get("PRAAS_URL")
+    if url is None:
+        try:
+            url = json.loads((h / "endpoint.json").read_text())["url"]
+        except (OSError, ValueError, KeyError):
+            raise BadRequest(f"no control-plane URL given and none recorded in {h / 'endpoint.json'}") from None
+    token = token or os.environ.get("PRAAS_TOKEN")
+    if token is None:
+        try:
+            token = (h / "token").read_text().strip()
+        except OSError:
+            raise Unauthorized(f"no token given and none found in {h / 'token'}") from None
+    return ControlPlaneClient(str(url), token)

@@ -1,0 +1,117 @@
+"""Direct data-plane invocation: a ZeroMQ DEALER per thread and process address.
+
+A call sends ``[inv header, payload]`` and waits for the matching ``res``. A socket monitor
+watches the connection, so a process that dies mid-call fails the call at once with
+:class:`~praas_kit.errors.ProcessDied` instead of waiting for the timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from typing import Any
+
+import zmq
+from zmq.utils.monitor import parse_monitor_message
+
+from praas_kit import wire
+from praas_kit.errors import ProcessDied, ProtocolError, Timeout, from_dict
+from praas_kit.function import Result
+
+_ids = itertools.count(1)
+
+
+class _Conn:
+    def __init__(self, ctx: zmq.Context[Any], address: str) -> None:
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.mon = self.sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self.sock.connect(address)
+        self.poller = zmq.Poller()
+        self.poller.register(self.sock, zmq.POLLIN)
+        self.poller.register(self.mon, zmq.POLLIN)
+        self.connected = False
+
+    def close(self) -> None:
+        try:
+            self.sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        self.mon.close(linger=0)
+        self.sock.close(linger=0)
+
+
+class DataPlaneClient:
+    """Invokes functions directly in processes. Thread-safe: each thread gets its own sockets."""
+
+    def __init__(self) -> None:
+        self.ctx: zmq.Context[Any] = zmq.Context.instance()
+        self._tls = threading.local()
+        self._all: list[_Conn] = []
+        self._lock = threading.Lock()
+        self._prefix = f"{os.getpid()}-{id(self) & 0xFFFF:x}-"
+
+    def _conn(self, address: str) -> _Conn:
+        conns: dict[str, _Conn] | None = getattr(self._tls, "conns", None)
+        if conns is None:
+            conns = self._tls.conns = {}
+        conn = conns.get(address)
+        if conn is None:
+            conn = conns[address] = _Conn(self.ctx, address)
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def forget(self, address: str) -> None:
+        """Close this thread's connection to ``address``."""
+        conns = getattr(self._tls, "conns", {})
+        conn = conns.pop(address, None)
+        if conn is not None:
+            conn.close()
+            with self._lock:
+                self._all.remove(conn)
+
+    def invoke(self, address: str, fn: str, payload: bytes, timeout: float | None = None,
+               process: str | None = None) -> Result:
+        """Invoke ``fn`` at ``address``; raise the remote error, :class:`ProcessDied` or :class:`Timeout`."""
+        conn = self._conn(address)
+        inv_id = self._prefix + str(next(_ids))
+        conn.sock.send_multipart([wire.header("inv", id=inv_id, fn=fn), payload], copy=len(payload) < 65536)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
+            events = dict(conn.poller.poll(wait))
+            if not events:
+                self.forget(address)
+                raise Timeout(f"invocation of {fn!r} at {address} timed out after {timeout} s")
+            if conn.mon in events:
+                ev = parse_monitor_message(conn.mon.recv_multipart())
+                if ev["event"] == zmq.EVENT_CONNECTED:
+                    conn.connected = True
+                elif ev["event"] == zmq.EVENT_DISCONNECTED:
+                    self.forget(address)
+                    raise ProcessDied(f"process {process or address} disconnected during the invocation of {fn!r}")
+            if conn.sock in events:
+                frames = conn.sock.recv_multipart(copy=False)
+                hdr, body = wire.decode(frames)
+                if hdr["t"] == "err":
+                    raise from_dict(hdr["err"])
+                if hdr["t"] != "res" or hdr["id"] != inv_id:
+                    continue  # a late answer to an earlier, timed-out call
+                if not hdr["ok"]:
+                    raise from_dict(hdr.get("err"))
+                data = body.bytes if len(body) < 65536 else memoryview(body)
+                return Result(bytes(data) if isinstance(data, memoryview) else data,
+                              str(hdr.get("ct", "b")), process, inv_id)
+
+    def close(self) -> None:
+        """Close every socket this client opened (from any thread)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for c in conns:
+            c.close()
+
+
+__all__ = ["DataPlaneClient", "ProtocolError"]

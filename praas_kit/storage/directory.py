@@ -1,0 +1,123 @@
+"""The directory swap store: ``<root>/<app>/<process>/<snapshot>/{objects..., manifest.json}``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from praas_kit.errors import StorageError
+from praas_kit.storage.base import Chunks, SnapshotReader, SnapshotWriter, SwapStore
+
+MANIFEST = "manifest.json"
+
+
+def _objpath(base: Path, name: str) -> Path:
+    # object names come from the runtime ("state.bin", "f/12"); refuse anything path-like anyway
+    parts = name.split("/")
+    if any(p in ("", ".", "..") for p in parts) or name.startswith("/"):
+        raise StorageError(f"invalid object name {name!r}")
+    return base.joinpath(*parts)
+
+
+class _DirWriter(SnapshotWriter):
+    def __init__(self, base: Path, fsync: bool) -> None:
+        self.base = base
+        self.fsync = fsync
+        try:
+            base.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            raise StorageError(f"cannot create snapshot directory: {exc}") from None
+
+    def put(self, name: str, chunks: Chunks) -> int:
+        path = _objpath(self.base, name)
+        n = 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as f:
+                for chunk in chunks:
+                    n += f.write(chunk)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+        except OSError as exc:
+            raise StorageError(f"writing {name!r} to the swap directory failed: {exc}") from None
+        return n
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        tmp = self.base / (MANIFEST + ".tmp")
+        try:
+            with open(tmp, "w") as f:
+                json.dump(manifest, f)
+                if self.fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, self.base / MANIFEST)
+            if self.fsync:
+                fd = os.open(self.base, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"writing the snapshot manifest failed: {exc}") from None
+
+    def abort(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class _DirReader(SnapshotReader):
+    def __init__(self, base: Path) -> None:
+        self.base = base
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            with open(self.base / MANIFEST) as f:
+                return json.load(f)
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"snapshot {self.base.name} is missing or incomplete: {exc}") from None
+
+    def get(self, name: str) -> bytes:
+        try:
+            return _objpath(self.base, name).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"reading {name!r} from the snapshot failed: {exc}") from None
+
+    def get_to_file(self, name: str, path: Path) -> None:
+        try:
+            shutil.copyfile(_objpath(self.base, name), path)
+        except OSError as exc:
+            raise StorageError(f"reading {name!r} from the snapshot failed: {exc}") from None
+
+
+class DirectoryStore(SwapStore):
+    """Snapshots as directories under ``root``; ``fsync`` makes a commit durable across a power loss."""
+
+    def __init__(self, root: str | Path, fsync: bool = True) -> None:
+        self.root = Path(root).resolve()
+        self.fsync = fsync
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "dir", "root": str(self.root), "fsync": self.fsync}
+
+    def _dir(self, app: str, proc: str, snapshot: str | None = None) -> Path:
+        self._check(app, proc, snapshot)
+        d = self.root / app / proc
+        return d / snapshot if snapshot else d
+
+    def writer(self, app: str, proc: str, snapshot: str) -> SnapshotWriter:
+        return _DirWriter(self._dir(app, proc, snapshot), self.fsync)
+
+    def reader(self, app: str, proc: str, snapshot: str) -> SnapshotReader:
+        return _DirReader(self._dir(app, proc, snapshot))
+
+    def snapshots(self, app: str, proc: str) -> list[str]:
+        d = self._dir(app, proc)
+        if not d.is_dir():
+            return []
+        return sorted(p.name for p in d.iterdir() if (p / MANIFEST).is_file())
+
+    def delete(self, app: str, proc: str, snapshot: str | None = None) -> None:
+        shutil.rmtree(self._dir(app, proc, snapshot), ignore_errors=True)

@@ -1,0 +1,55 @@
+"""Fault injection for tests: a store that fails or crashes the writer after N objects."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from praas_kit.errors import StorageError
+from praas_kit.storage.base import Chunks, SnapshotReader, SnapshotWriter, SwapStore
+
+
+class _FaultyWriter(SnapshotWriter):
+    def __init__(self, inner: SnapshotWriter, fail_after: int | None, crash_after: int | None) -> None:
+        self.inner, self.fail_after, self.crash_after, self.n = inner, fail_after, crash_after, 0
+
+    def _tick(self, name: str) -> None:
+        if self.crash_after is not None and self.n >= self.crash_after:
+            os._exit(137)  # a crash in the middle of the snapshot
+        if self.fail_after is not None and self.n >= self.fail_after:
+            raise StorageError(f"injected storage failure while writing {name!r}")
+        self.n += 1
+
+    def put(self, name: str, chunks: Chunks) -> int:
+        self._tick(name)
+        return self.inner.put(name, chunks)
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        self._tick("manifest")
+        self.inner.commit(manifest)
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+
+class FaultyStore(SwapStore):
+    """Wraps a store; writers fail (``fail_after``) or kill the process (``crash_after``) after N puts."""
+
+    def __init__(self, inner: SwapStore, fail_after: int | None, crash_after: int | None) -> None:
+        self.inner, self.fail_after, self.crash_after = inner, fail_after, crash_after
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "faulty", "inner": self.inner.spec(), "fail_after": self.fail_after,
+                "crash_after": self.crash_after}
+
+    def writer(self, app: str, proc: str, snapshot: str) -> SnapshotWriter:
+        return _FaultyWriter(self.inner.writer(app, proc, snapshot), self.fail_after, self.crash_after)
+
+    def reader(self, app: str, proc: str, snapshot: str) -> SnapshotReader:
+        return self.inner.reader(app, proc, snapshot)
+
+    def snapshots(self, app: str, proc: str) -> list[str]:
+        return self.inner.snapshots(app, proc)
+
+    def delete(self, app: str, proc: str, snapshot: str | None = None) -> None:
+        self.inner.delete(app, proc, snapshot)
