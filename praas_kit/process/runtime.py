@@ -290,6 +290,8 @@ class ProcessRuntime:
         if self.ctl is not None:
             self.ctl.close()
         self.wake.close(linger=0)
+        # flush what is queued (a swap confirmation, last replies) before the process exits
+        self.ctx.destroy(linger=2000)
 
     def _tick(self) -> None:
         if self.cfg.parent_pid and os.getppid() != self.cfg.parent_pid:

@@ -1,0 +1,95 @@
+"""Shared fixtures: embedded control planes per backend, the test application, and the skip policy.
+
+A test that needs Docker, Redis, S3 or TeX skips with a reason on a developer machine that lacks
+it, but **fails** when ``PRAAS_REQUIRE_ALL=1`` (set by ``.ci/run``), so CI never skips silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+APP_CODE = Path(__file__).parent / "apps" / "testapp.py"
+BACKENDS = ["local", "docker"]
+
+
+def require(ok: bool, reason: str) -> None:
+    """Skip (developer machine) or fail (CI, ``PRAAS_REQUIRE_ALL=1``) when ``ok`` is false."""
+    if ok:
+        return
+    if os.environ.get("PRAAS_REQUIRE_ALL") == "1":
+        pytest.fail(f"required in CI but unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def docker_image_exists(name: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_plane(backend: str, home: Path, **options):
+    """An embedded control plane on ``backend`` (a client that owns it)."""
+    import praas_kit
+    from praas_kit.control.config import ControlPlaneConfig
+    from praas_kit.control.server import ControlPlane
+    from praas_kit.sdk.embedded import EmbeddedClient
+
+    if backend == "local":
+        return praas_kit.local(home=home, **options)
+    require(docker_available(), "no Docker engine")
+    require(docker_image_exists("praas-process:latest"), "image praas-process:latest not built (praas images build)")
+    cfg = ControlPlaneConfig(home=home, port=0, backend="docker")
+    cfg.backend_options = {"swap_root": str(home / "swaps")}
+    for k, v in options.items():
+        setattr(cfg, k, v)
+    return EmbeddedClient(ControlPlane(cfg).start(), None)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def plane(backend, tmp_path_factory) -> Iterator:
+    """One control plane per backend for the whole session (tests use their own applications)."""
+    home = tmp_path_factory.mktemp(f"cp-{backend}")
+    with make_plane(backend, home) as cp:
+        yield cp
+
+
+@pytest.fixture
+def app(plane) -> Iterator:
+    """A fresh application with the test code; its processes are deleted afterwards."""
+    a = plane.create_application(unique("app"), code=APP_CODE)
+    yield a
+    for group in a.processes().values():
+        if not isinstance(group, list):
+            continue
+        for p in group:
+            try:
+                a.delete_process(p["name"])
+            except Exception:  # noqa: BLE001 - best-effort cleanup
+                pass
+    try:
+        a.delete()
+    except Exception:  # noqa: BLE001
+        pass
