@@ -1,0 +1,173 @@
+"""Configurations the shared control plane does not have: one worker, the downscaler, failing
+swap stores, and a control-plane restart. Run on the local backend (the docker backend shares
+the controller code paths; its own failure tests are in test_docker_backend.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import praas_kit
+from conftest import APP_CODE, unique
+from praas_kit import InvalidState, StorageError
+from praas_kit.storage.directory import DirectoryStore
+from praas_kit.storage.faulty import FaultyStore
+
+
+def wait_for(pred, timeout=15.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def test_nested_self_invoke_with_one_worker(tmp_path):
+    with praas_kit.local(home=tmp_path, function_workers=1) as cp:
+        p = cp.create_application("nest", code=APP_CODE).create_process("p")
+        assert p.invoke("nested", b"x", timeout=10).payload == b"inner:x"
+
+
+def test_downscaler_swaps_idle_processes_only(tmp_path):
+    with praas_kit.local(home=tmp_path, idle_seconds=1.0, downscaler_interval=0.2, metrics_interval=0.2) as cp:
+        app = cp.create_application("idle", code=APP_CODE)
+        idle, busy = app.create_process("idle"), app.create_process("busy")
+        idle.invoke("put-state", {"key": "k", "value": "v"})
+        done = threading.Event()
+        t = threading.Thread(target=lambda: (busy.invoke("sleep", "4", timeout=20), done.set()))
+        t.start()
+        assert wait_for(lambda: app.process("idle").status == "SWAPPED_OUT", timeout=10)
+        # never a process with work in flight: "busy" runs a 4 s invocation, longer than idle_seconds
+        assert app.process("busy").status == "ALLOCATED"
+        t.join(20)
+        assert done.is_set()
+        # idle is measured in seconds (the original compared nanoseconds with seconds)
+        assert app.invoke("get-state", "k", process="idle").payload == b"v"
+        assert wait_for(lambda: app.process("busy").status == "SWAPPED_OUT", timeout=10)
+
+
+def test_failed_store_mid_swap_keeps_previous_snapshot(tmp_path):
+    inner = {"kind": "dir", "root": str(tmp_path / "swaps")}
+    with praas_kit.local(home=tmp_path / "cp", swap_store={"kind": "faulty", "inner": inner, "fail_after": 2}) as cp:
+        app = cp.create_application("fail", code=APP_CODE)
+        p = app.create_process("p")
+        # first swap also fails after 2 objects: make a good snapshot with the plain store instead
+        store = DirectoryStore(tmp_path / "swaps")
+        assert store.snapshots("fail", "p") == []
+        p.invoke("write_file", {"path": "f.txt", "text": "x"})
+        with pytest.raises(StorageError, match="injected"):
+            p.swap()
+        assert app.process("p").status == "ALLOCATED"  # the aborted swap changed nothing
+        assert p.invoke("read_file", "f.txt").text == "x"
+        assert store.snapshots("fail", "p") == []  # the partial snapshot was removed, none is visible
+
+
+def test_crash_mid_swap_leaves_previous_snapshot_usable(tmp_path):
+    swaps = tmp_path / "swaps"
+    with praas_kit.local(home=tmp_path / "cp", swap_store={"kind": "dir", "root": str(swaps)}) as cp:
+        app = cp.create_application("crash", code=APP_CODE)
+        p = app.create_process("p")
+        p.invoke("put-state", {"key": "k", "value": "good"})
+        p.swap()
+        first = DirectoryStore(swaps).latest("crash", "p")
+        # the incarnation swapped in now crashes after writing one object of its next snapshot
+        ctl = cp.controller
+        ctl.store = FaultyStore(DirectoryStore(swaps), None, 1)
+        p = app.swapin("p")
+        p.invoke("put-state", {"key": "k", "value": "newer"})
+        with pytest.raises(praas_kit.PraasError):
+            p.swap()
+        assert wait_for(lambda: app.process("p").status == "FAILED")
+        assert DirectoryStore(swaps).latest("crash", "p") == first
+        ctl.store = DirectoryStore(swaps)
+        p = app.swapin("p")
+        assert p.invoke("get-state", "k").payload == b"good"
+
+
+def _serve(home: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, PRAAS_HOME=str(home))
+    return subprocess.Popen([sys.executable, "-m", "praas_kit.cli", "serve", "--port", str(port), "--log-level",
+                             "WARNING"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_control_plane_restart_keeps_registry(tmp_path):
+    from praas_kit.control.server import free_port
+
+    port = free_port()
+    server = _serve(tmp_path, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert wait_for(lambda: (tmp_path / "endpoint.json").exists(), timeout=30)
+        time.sleep(0.3)
+        cp = praas_kit.connect(url, home=tmp_path)
+        app = cp.create_application("persist", code=APP_CODE)
+        p = app.create_process("swapped")
+        p.invoke("put-state", {"key": "k", "value": "survives"})
+        p.swap()
+        running = app.create_process("running")
+        running_pid = running.refresh().info
+        cp.close()
+        server.send_signal(signal.SIGKILL)
+        server.wait(10)
+        server = _serve(tmp_path, port)
+        assert wait_for(lambda: _healthy(url), timeout=30)
+        cp = praas_kit.connect(url, home=tmp_path)
+        assert [a["name"] for a in cp.applications()] == ["persist"]
+        app = cp.application("persist")
+        listing = app.processes()
+        assert [x["name"] for x in listing["swapped"]] == ["swapped"]
+        assert listing["swapped"][0]["snapshots"]
+        # the process that ran when the control plane died is FAILED (its runtime exited with it)
+        assert [x["name"] for x in listing["inactive"]] == ["running"] and running_pid
+        p = app.swapin("swapped")
+        assert p.invoke("get-state", "k").payload == b"survives"
+        cp.close()
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    # nothing the test started is left behind
+    assert wait_for(lambda: not _runtimes_under(tmp_path), timeout=10)
+
+
+def _healthy(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _runtimes_under(home: Path) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                env = (d / "environ").read_bytes()
+                cmd = (d / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"praas_kit.process" in cmd and str(home).encode() in env:
+                pids.append(int(d.name))
+    return pids
+
+
+def test_invalid_transition_message_names_state(tmp_path):
+    with praas_kit.local(home=tmp_path) as cp:
+        app = cp.create_application(unique("x"), code=APP_CODE)
+        p = app.create_process("p")
+        p.stop()
+        with pytest.raises(InvalidState, match="CLOSED"):
+            app.process("p").swap()

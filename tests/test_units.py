@@ -1,0 +1,150 @@
+"""Unit tests: names, lifecycle, wire codec, mailbox, state store, result encoding."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from praas_kit import wire
+from praas_kit.errors import (
+    InvalidName,
+    InvalidState,
+    InvocationError,
+    PraasError,
+    ProcessNotFound,
+    ProtocolError,
+    RecvTimeout,
+    from_dict,
+)
+from praas_kit.function import ANY, Result, encode_payload, encode_result
+from praas_kit.lifecycle import Event, Status, allowed, transition
+from praas_kit.names import validate_name
+from praas_kit.process.mailbox import Mailbox
+from praas_kit.process.state import StateStore
+
+
+@pytest.mark.parametrize("name", ["a", "app-1", "x.y_z", "0" * 63])
+def test_valid_names(name):
+    assert validate_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "../x", "x" * 64, "x" * 200, "ünï", "Upper", "-x", ".", "..", "a/b", None, 3])
+def test_invalid_names(name):
+    with pytest.raises(InvalidName):
+        validate_name(name)
+
+
+def test_lifecycle_happy_path_and_illegal_edges():
+    s = Status.ALLOCATING
+    for ev, want in [(Event.ALLOCATED, Status.ALLOCATED), (Event.SWAP, Status.SWAPPING_OUT),
+                     (Event.SWAP_DONE, Status.SWAPPED_OUT), (Event.SWAPIN, Status.SWAPPING_IN),
+                     (Event.ALLOCATED, Status.ALLOCATED), (Event.STOP, Status.CLOSING), (Event.CLOSED, Status.CLOSED)]:
+        s = transition(s, ev)
+        assert s == want
+    with pytest.raises(InvalidState, match="CLOSED"):
+        transition(Status.CLOSED, Event.STOP)
+    with pytest.raises(InvalidState, match="SWAPPED_OUT"):
+        transition(Status.SWAPPED_OUT, Event.SWAP)
+    assert transition(Status.SWAPPING_OUT, Event.SWAP_ABORTED) == Status.ALLOCATED
+    assert transition(Status.FAILED, Event.SWAPIN) == Status.SWAPPING_IN
+    for st_ in (Status.ALLOCATING, Status.ALLOCATED, Status.SWAPPING_OUT, Status.SWAPPING_IN):
+        assert transition(st_, Event.DIED) == Status.FAILED
+    assert not allowed(Status.SWAPPED_OUT, Event.DIED)
+
+
+def test_errors_round_trip():
+    e = from_dict(ProcessNotFound("nope").to_dict())
+    assert isinstance(e, ProcessNotFound) and e.message == "nope"
+    e = from_dict(InvocationError("x", traceback="tb").to_dict())
+    assert isinstance(e, InvocationError) and e.traceback == "tb"
+    assert type(from_dict({"type": "SomethingElse", "message": "m"})) is PraasError
+    assert type(from_dict("garbage")) is PraasError
+
+
+def test_wire_round_trip_and_rejections():
+    hdr, payload = wire.decode([wire.header("inv", id="1", fn="f"), b"data"])
+    assert hdr["fn"] == "f" and payload == b"data"
+    for frames in ([b"{}"], [b"not json", b""], [b"[]", b""], [b'{"t":"inv","id":1,"fn":"f"}', b""],
+                   [b'{"t":"msg","src":"a","ep":"e","key":"k","seq":true}', b""], [b'{"t":"nope"}', b""],
+                   [b"\xff\xfe", b""], [b"x" * (wire.MAX_HEADER + 1), b""], [b"", b"", b""]):
+        with pytest.raises(ProtocolError):
+            wire.decode(frames)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.binary(max_size=200), min_size=0, max_size=4))
+def test_wire_decoder_never_crashes(frames):
+    try:
+        wire.decode(frames)
+    except ProtocolError:
+        pass
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                           lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                           max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["t", "id", "fn", "src", "key", "seq", "ok", "ep", "procs"]), json_values,
+                       max_size=6))
+def test_wire_decoder_on_json_objects(obj):
+    import json
+
+    try:
+        hdr, _ = wire.decode([json.dumps(obj).encode(), b""])
+    except ProtocolError:
+        return
+    for name, typ in wire.SCHEMA[hdr["t"]].items():
+        assert isinstance(hdr[name], typ)
+
+
+def test_mailbox_fifo_any_and_dedup():
+    m = Mailbox()
+    m.put("a", "k", b"1", seq=1, ep="e")
+    m.put("b", "k", b"x", seq=1, ep="e")
+    m.put("a", "k", b"2", seq=2, ep="e")
+    assert not m.put("a", "k", b"1-again", seq=1, ep="e")  # duplicate
+    assert m.put("a", "k", b"new-incarnation", seq=1, ep="f")
+    assert m.get("b", "k", 0) == b"x"
+    assert [m.get(ANY, "k", 0) for _ in range(3)] == [b"1", b"2", b"new-incarnation"]
+    with pytest.raises(RecvTimeout):
+        m.get(ANY, "k", 0.05)
+
+
+def test_mailbox_blocking_recv_and_dump_restore():
+    m = Mailbox()
+    threading.Timer(0.1, lambda: m.put("a", "k", b"late")).start()
+    t0 = time.monotonic()
+    assert m.get("a", "k", 5) == b"late" and time.monotonic() - t0 < 2
+    m.put("a", "k", b"1", seq=5, ep="e")
+    m.put("b", "j", b"2")
+    m2 = Mailbox()
+    m2.restore(m.dump())
+    assert m2.pending() == 2 and m2.get(ANY, "j", 0) == b"2"
+    assert not m2.put("a", "k", b"dup", seq=5, ep="e")
+
+
+def test_state_store():
+    s = StateStore()
+    assert s.get("missing") is None
+    s.put("a", b"1")
+    s.put("b", b"2")
+    s.put("a", b"3")
+    assert s.get("a") == b"3" and [k for k, _ in s.keys()] == ["b", "a"]
+    assert s.nbytes() == 2 and s.delete("a") and not s.delete("a")
+
+
+def test_result_encoding():
+    assert encode_result(b"x") == ("b", b"x")
+    assert encode_result("é") == ("s", "é".encode())
+    assert encode_result(None) == ("n", b"")
+    assert encode_result({"a": [1]}) == ("j", b'{"a": [1]}')
+    with pytest.raises(InvocationError, match="unserialisable"):
+        encode_result(object())
+    assert Result(b'{"a": 1}', "j").value == {"a": 1} and Result(b"x", "s").value == "x"
+    assert encode_payload({"a": 1}) == b'{"a": 1}' and encode_payload(None) == b""
