@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -25,11 +25,11 @@ app.add_typer(apps_cli, name="apps")
 app.add_typer(procs_cli, name="processes")
 app.add_typer(images_cli, name="images")
 
-Url = typer.Option(None, "--url", envvar="PRAAS_URL", help="control-plane URL (default: the one `praas serve` recorded)")
+Url = typer.Option(None, "--url", envvar="PRAAS_URL", help="control-plane URL (default: recorded by `praas serve`)")
 Token = typer.Option(None, "--token", envvar="PRAAS_TOKEN", help="bearer token (default: ~/.praas/token)")
 
 
-def _client(url: Optional[str], token: Optional[str]) -> Any:
+def _client(url: str | None, token: str | None) -> Any:
     from praas_kit.sdk.client import connect
 
     return connect(url, token)
@@ -51,9 +51,9 @@ def _run(fn: Any) -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="HTTP interface to listen on"),
     port: int = typer.Option(8080, help="HTTP port"),
-    home: Optional[Path] = typer.Option(None, envvar="PRAAS_HOME", help="registry, token and swaps (~/.praas)"),
+    home: Path | None = typer.Option(None, envvar="PRAAS_HOME", help="registry, token and swaps (~/.praas)"),
     backend: str = typer.Option("local", envvar="PRAAS_BACKEND", help="compute backend: local or docker"),
-    idle_seconds: Optional[float] = typer.Option(None, help="swap processes idle this long (downscaler)"),
+    idle_seconds: float | None = typer.Option(None, help="swap processes idle this long (downscaler)"),
     function_workers: int = typer.Option(2, help="worker threads per process"),
     log_level: str = typer.Option("INFO", help="logging level"),
 ) -> None:
@@ -75,7 +75,7 @@ def serve(
 
 
 @app.command()
-def info(url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def info(url: str | None = Url, token: str | None = Token) -> None:
     """Show the control plane's URL, health, OpenAPI document and where the token lives."""
     from praas_kit.control.config import default_home
 
@@ -88,73 +88,73 @@ def info(url: Optional[str] = Url, token: Optional[str] = Token) -> None:
 
 
 @apps_cli.command("create")
-def app_create(name: str, code: Optional[Path] = typer.Option(None, help="module (.py) or package directory"),
-               image: Optional[str] = typer.Option(None, help="container image (docker backend)"),
-               vcpus: Optional[float] = None, memory_mb: Optional[int] = None,
-               workers: Optional[int] = typer.Option(None, help="function workers per process"),
-               url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def app_create(name: str, code: Path | None = typer.Option(None, help="module (.py) or package directory"),
+               image: str | None = typer.Option(None, help="container image (docker backend)"),
+               vcpus: float | None = None, memory_mb: int | None = None,
+               workers: int | None = typer.Option(None, help="function workers per process"),
+               url: str | None = Url, token: str | None = Token) -> None:
     """Create an application."""
     _run(lambda: _out(_client(url, token).create_application(
         name, code=code, image=image, vcpus=vcpus, memory_mb=memory_mb, function_workers=workers).describe()))
 
 
 @apps_cli.command("list")
-def app_list(url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def app_list(url: str | None = Url, token: str | None = Token) -> None:
     """List applications."""
     _run(lambda: _out(_client(url, token).applications()))
 
 
 @apps_cli.command("show")
-def app_show(name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def app_show(name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Describe an application."""
     _run(lambda: _out(_client(url, token).application(name).describe()))
 
 
 @apps_cli.command("delete")
-def app_delete(name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def app_delete(name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Delete an application (it must have no processes)."""
     _run(lambda: _client(url, token).application(name).delete())
 
 
 @procs_cli.command("create")
-def proc_create(app_name: str, name: str, vcpus: Optional[float] = None, memory_mb: Optional[int] = None,
-                url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_create(app_name: str, name: str, vcpus: float | None = None, memory_mb: int | None = None,
+                url: str | None = Url, token: str | None = Token) -> None:
     """Create a process (waits until it is ALLOCATED)."""
     _run(lambda: _out(_client(url, token).application(app_name).create_process(name, vcpus, memory_mb).info))
 
 
 @procs_cli.command("list")
-def proc_list(app_name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_list(app_name: str, url: str | None = Url, token: str | None = Token) -> None:
     """List an application's processes."""
     _run(lambda: _out(_client(url, token).application(app_name).processes()))
 
 
 @procs_cli.command("show")
-def proc_show(app_name: str, name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_show(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Describe a process (status, address, metrics, snapshots)."""
     _run(lambda: _out(_client(url, token).application(app_name).process(name).info))
 
 
 @procs_cli.command("swap")
-def proc_swap(app_name: str, name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_swap(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Swap a process out to the swap store."""
     _run(lambda: _out(_client(url, token).application(app_name).process(name).swap()))
 
 
 @procs_cli.command("swapin")
-def proc_swapin(app_name: str, name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_swapin(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Swap a process in from its newest snapshot."""
     _run(lambda: _out(_client(url, token).application(app_name).swapin(name).info))
 
 
 @procs_cli.command("stop")
-def proc_stop(app_name: str, name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_stop(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Stop a process (state discarded)."""
     _run(lambda: _client(url, token).application(app_name).process(name).stop())
 
 
 @procs_cli.command("delete")
-def proc_delete(app_name: str, name: str, url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+def proc_delete(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Delete a process and its snapshots."""
     _run(lambda: _client(url, token).application(app_name).delete_process(name))
 
@@ -162,9 +162,9 @@ def proc_delete(app_name: str, name: str, url: Optional[str] = Url, token: Optio
 @app.command()
 def invoke(app_name: str, function: str,
            data: str = typer.Argument("", help="payload; '-' reads standard input, '@file' reads a file"),
-           process: Optional[str] = typer.Option(None, "--process", "-p", help="sticky: run in this process"),
+           process: str | None = typer.Option(None, "--process", "-p", help="sticky: run in this process"),
            direct: bool = typer.Option(False, help="invoke the process directly over the data plane"),
-           url: Optional[str] = Url, token: Optional[str] = Token) -> None:
+           url: str | None = Url, token: str | None = Token) -> None:
     """Invoke a function and print its result."""
     payload = sys.stdin.buffer.read() if data == "-" else Path(data[1:]).read_bytes() if data.startswith("@") \
         else data.encode()
@@ -185,9 +185,9 @@ def invoke(app_name: str, function: str,
 
 
 @images_cli.command("build")
-def images_build(only: Optional[list[str]] = typer.Option(None, "--only", help="build just these images"),
+def images_build(only: list[str] | None = typer.Option(None, "--only", help="build just these images"),
                  force: bool = typer.Option(False, help="rebuild even if up to date"),
-                 base: Optional[str] = typer.Option(None, help="base image (default: public, else offline)")) -> None:
+                 base: str | None = typer.Option(None, help="base image (default: public, else offline)")) -> None:
     """Build the container images (skips those up to date)."""
     from praas_kit import images
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from conftest import APP_CODE
 from hypothesis import HealthCheck, settings
 
 import praas_kit
-from conftest import APP_CODE
 
 
 @pytest.fixture(scope="module")

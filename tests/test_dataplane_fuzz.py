@@ -9,10 +9,10 @@ import time
 
 import pytest
 import zmq
+from conftest import APP_CODE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import APP_CODE
 from praas_kit import wire
 
 

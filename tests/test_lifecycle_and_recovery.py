@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import APP_CODE, unique
 
 import praas_kit
-from conftest import APP_CODE, unique
 from praas_kit import InvalidState, StorageError
 from praas_kit.storage.directory import DirectoryStore
 from praas_kit.storage.faulty import FaultyStore

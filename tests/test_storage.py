@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import require
 
 from praas_kit.errors import InvalidArgument, InvalidName, StorageError
 from praas_kit.process.mailbox import Mailbox
@@ -43,21 +44,26 @@ def _have(*names: str) -> bool:
     return all(shutil.which(n) or any(Path(d, n).exists() for d in ("/usr/bin", "/usr/sbin")) for n in names)
 
 
+def _have_boto3() -> bool:
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-needs_swift = pytest.mark.skipif(not _have(*SWIFT_BINARIES), reason="OpenStack Swift is not installed "
-                                 "(scripts/install-system.sh)")
-
-
 # ---------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def swift() -> Iterator[Any]:
     """One real Swift S3 server for the whole session."""
-    pytest.importorskip("boto3")
+    require(_have_boto3(), "boto3 is not installed")
+    require(_have(*SWIFT_BINARIES), "OpenStack Swift is not installed (scripts/install-system.sh)")
     from praas_kit.services import SwiftS3Server
 
     with SwiftS3Server() as server:
@@ -72,7 +78,7 @@ def _s3_store(server: Any, **tuning: Any) -> Any:
                    prefix=f"t-{uuid.uuid4().hex[:8]}/", **tuning)
 
 
-@pytest.fixture(params=["dir", pytest.param("s3", marks=[pytest.mark.s3, needs_swift])])
+@pytest.fixture(params=["dir", pytest.param("s3", marks=pytest.mark.s3)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> SwapStore:
     """A directory store in a temporary directory, or an S3 store on the Swift server."""
     if request.param == "dir":
@@ -273,7 +279,7 @@ def test_runtime_snapshot_round_trip(store: SwapStore, tmp_path: Path) -> None:
 
 @pytest.mark.s3
 def test_s3_spec_shape_and_round_trip() -> None:
-    pytest.importorskip("boto3")
+    require(_have_boto3(), "boto3 is not installed")
     from praas_kit.storage.s3 import S3Store
 
     st = S3Store("http://127.0.0.1:9", "bkt", "test:tester", "testing", "us-east-1", prefix="p/")
@@ -290,7 +296,7 @@ def test_s3_spec_shape_and_round_trip() -> None:
 
 @pytest.mark.s3
 def test_s3_unreachable_endpoint_fails_fast() -> None:
-    pytest.importorskip("boto3")
+    require(_have_boto3(), "boto3 is not installed")
     from praas_kit.storage.s3 import S3Store
 
     port = _free_port()  # nothing listens there
@@ -305,7 +311,6 @@ def test_s3_unreachable_endpoint_fails_fast() -> None:
 
 
 @pytest.mark.s3
-@needs_swift
 def test_s3_creates_bucket_and_isolates_prefixes(swift: Any) -> None:
     from praas_kit.storage.s3 import S3Store
 
@@ -337,7 +342,6 @@ def test_s3_creates_bucket_and_isolates_prefixes(swift: Any) -> None:
 
 
 @pytest.mark.s3
-@needs_swift
 def test_s3_listing_paginates(swift: Any) -> None:
     st = _s3_store(swift)
     st._page_size = 2  # five snapshots with two objects each: five pages
@@ -368,7 +372,6 @@ def _paused(pids: list[int]) -> Iterator[Callable[[], None]]:
 
 
 @pytest.mark.s3
-@needs_swift
 def test_s3_server_stops_answering_mid_write_keeps_previous(swift: Any) -> None:
     """Swift freezes in the middle of a multipart upload: StorageError within seconds, and once the
     server is back the previous snapshot is the newest complete one and reads back intact."""
@@ -411,7 +414,11 @@ def test_s3_server_stops_answering_mid_write_keeps_previous(swift: Any) -> None:
 @pytest.fixture
 def moto_server() -> Iterator[tuple[Any, int]]:
     """A moto S3 server on a fixed free port, returned with that port; it can be stopped and restarted."""
-    moto_server_mod = pytest.importorskip("moto.server")
+    try:
+        import moto.server as moto_server_mod
+    except ImportError:
+        moto_server_mod = None
+    require(moto_server_mod is not None and _have_boto3(), "moto[server] and boto3 are not installed")
     port = _free_port()
     servers: list[Any] = []
 

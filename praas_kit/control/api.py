@@ -6,7 +6,9 @@ Every route except ``/healthz`` needs ``Authorization: Bearer <token>``.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
@@ -19,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from praas_kit import __version__
 from praas_kit.control.controller import Controller
-from praas_kit.errors import BadRequest, NotFound, PayloadTooLarge, PraasError, Unauthorized
+from praas_kit.errors import BadRequest, NotFound, PayloadTooLarge, PraasError, Timeout, Unauthorized
 from praas_kit.function import MIME
 
 
@@ -27,7 +29,7 @@ class AppBody(BaseModel):
     """Body of ``PUT /apps/{app}``."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str | None = Field(None, description="path of the application's module or package, as the control plane sees it")
+    code: str | None = Field(None, description="path of the module or package (as the control plane sees it)")
     image: str | None = Field(None, description="container image for the docker backend")
     vcpus: float | None = Field(None, description="default vCPUs of its processes")
     memory_mb: int | None = Field(None, description="default memory of its processes (MiB)")
@@ -63,7 +65,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
                   description="Process-as-a-Service: applications, cloud processes, swap and invocation.")
     bearer = HTTPBearer(auto_error=False)
 
-    def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    async def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if creds is None or creds.scheme.lower() != "bearer":
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
         if not secrets.compare_digest(creds.credentials.encode(), token.encode()):
@@ -88,7 +90,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     guarded = [Depends(auth)]
 
     @api.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
         """Liveness (no auth)."""
         return {"ok": True, "version": __version__, "backend": controller.backend.name}
 
@@ -179,9 +181,18 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         if length and length.isdigit() and int(length) > controller.cfg.max_payload:
             raise PayloadTooLarge(f"payload of {length} bytes exceeds the limit of {controller.cfg.max_payload}")
         body = await request.body()
-        res = await run_in_threadpool(controller.invoke, app, function, body, process, timeout)
-        return Response(res.payload, media_type=MIME.get(res.content_type, "application/octet-stream"),
-                        headers={"x-praas-process": res.process, "x-praas-invocation": res.id,
-                                 "x-praas-content-type": res.content_type})
+        call = controller.submit(app, function, body, process, timeout, wait_ready=False)  # never blocks
+        if call is None:  # the process must be swapped in or created first: do that in a thread
+            call = await run_in_threadpool(controller.submit, app, function, body, process, timeout, True)
+        try:
+            ct, out = await asyncio.wait_for(asyncio.wrap_future(call.future),
+                                             max(0.0, call.deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            raise Timeout(f"invocation of {function!r} in {call.process!r} timed out after {call.timeout} s") from None
+        finally:
+            call.done()
+        return Response(out, media_type=MIME.get(ct, "application/octet-stream"),
+                        headers={"x-praas-process": call.process, "x-praas-invocation": call.id,
+                                 "x-praas-content-type": ct})
 
     return api

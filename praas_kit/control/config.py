@@ -59,7 +59,8 @@ class ControlPlaneConfig:
             cfg.swap_store = json.loads(env["PRAAS_SWAP_STORE_SPEC"])
         elif env.get("PRAAS_SWAP_STORE") == "s3":
             cfg.swap_store = {
-                "kind": "s3", "endpoint": env.get("PRAAS_S3_ENDPOINT"), "bucket": env.get("PRAAS_S3_BUCKET", "praas-swaps"),
+                "kind": "s3", "endpoint": env.get("PRAAS_S3_ENDPOINT"),
+                "bucket": env.get("PRAAS_S3_BUCKET", "praas-swaps"),
                 "access_key": env.get("PRAAS_S3_ACCESS_KEY"), "secret_key": env.get("PRAAS_S3_SECRET_KEY"),
                 "region": env.get("PRAAS_S3_REGION", "us-east-1"),
             }

@@ -73,6 +73,26 @@ class InvokeResult:
     id: str
 
 
+@dataclass
+class PendingCall:
+    """An invocation sent through the control plane, waiting for its result."""
+
+    controller: Controller
+    live: Live
+    id: str
+    process: str
+    future: Future[tuple[str, bytes]]
+    deadline: float
+    timeout: float
+
+    def done(self) -> None:
+        """Release the call's bookkeeping (always call it, also after an error)."""
+        with self.controller._lock:
+            self.live.pending.pop(self.id, None)
+            self.live.cp_inflight -= 1
+            self.live.cp_last = time.time()
+
+
 class Controller:
     """Owns the registry, the backend, the swap store and the process endpoint."""
 
@@ -232,13 +252,16 @@ class Controller:
         try:
             address = live.connected.result(timeout=self.cfg.create_timeout)
         except FutureTimeout:
+            logs = self.backend.logs(handle)
             self.backend.kill(handle)
             self._transition(rec.app, rec.name, Event.DIED, error="did not connect in time")
             raise Timeout(f"process {rec.name!r} did not start within {self.cfg.create_timeout} s; its log:\n"
-                          + self.backend.logs(handle)) from None
+                          + logs) from None
         except PraasError as exc:
+            logs = self.backend.logs(handle)
+            self.backend.stop(handle, grace=0)
             raise BackendError(f"process {rec.name!r} exited during start-up ({exc.message}); its log:\n"
-                               + self.backend.logs(handle)) from None
+                               + logs) from None
         self._flush_held(rec.app, rec.name, live)
         cur = self._transition(rec.app, rec.name, Event.ALLOCATED, address=address, error=None)
         self._push_world(rec.app)
@@ -369,7 +392,24 @@ class Controller:
     def invoke(self, app: str, fn: str, payload: bytes, process: str | None = None,
                timeout: float | None = None) -> InvokeResult:
         """Run ``fn`` through the control plane: sticky with ``process`` (swapping it in if needed),
-        otherwise on an idle pooled process (created when all are busy)."""
+        otherwise on an idle pooled process (created when all are busy). Blocks until the result."""
+        call = self.submit(app, fn, payload, process, timeout, wait_ready=True)
+        assert call is not None
+        try:
+            ct, out = call.future.result(timeout=max(0.0, call.deadline - time.monotonic()))
+        except FutureTimeout:
+            raise Timeout(f"invocation of {fn!r} in {call.process!r} timed out after {call.timeout} s") from None
+        finally:
+            call.done()
+        return InvokeResult(out, ct, call.process, call.id)
+
+    def submit(self, app: str, fn: str, payload: bytes, process: str | None = None, timeout: float | None = None,
+               wait_ready: bool = True) -> PendingCall | None:
+        """Send an invocation and return at once with its :class:`PendingCall` (call ``done()`` after).
+
+        With ``wait_ready=False`` this never blocks: it returns ``None`` when the target would first
+        have to be swapped in or created (the caller then uses a thread and ``wait_ready=True``).
+        """
         self.get_application(app)
         if not isinstance(fn, str) or not fn or len(fn) > 128:
             raise InvalidArgument(f"invalid function name {fn!r}")
@@ -377,8 +417,12 @@ class Controller:
             raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the limit of {self.cfg.max_payload}")
         timeout = self.cfg.invoke_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        if process is not None:
-            name, live = self._ready(app, process, deadline), None
+        if not wait_ready:
+            if process is None or not self._claim(app, process):
+                return None
+            name = process
+        elif process is not None:
+            name = self._ready(app, process, deadline)
         else:
             name = self._pick_pooled(app, deadline)
         with self._lock:
@@ -389,28 +433,29 @@ class Controller:
             fut: Future[tuple[str, bytes]] = Future()
             live.pending[inv_id] = fut
             live.cp_last = time.time()
-        try:
-            self.ctl.send(live.ident, [wire.header("inv", id=inv_id, fn=fn), payload])
-            ct, out = fut.result(timeout=max(0.0, deadline - time.monotonic()))
-        except FutureTimeout:
-            raise Timeout(f"invocation of {fn!r} in {name!r} timed out after {timeout} s") from None
-        finally:
-            with self._lock:
-                live.pending.pop(inv_id, None)
-                live.cp_inflight -= 1
-                live.cp_last = time.time()
-        return InvokeResult(out, ct, name, inv_id)
+        self.ctl.send(live.ident, [wire.header("inv", id=inv_id, fn=fn), payload])
+        return PendingCall(self, live, inv_id, name, fut, deadline, timeout)
+
+    def _claim(self, app: str, name: str) -> bool:
+        """Count an invocation against ``name`` if it is ALLOCATED and connected."""
+        validate_name(name, "process name")
+        rec = self.registry.get_process(app, name)
+        if rec is None:
+            raise ProcessNotFound(f"process {name!r} does not exist in application {app!r}")
+        with self._lock:
+            live = self._live.get((app, name))
+            if rec.status == Status.ALLOCATED and live is not None and live.ident is not None:
+                live.cp_inflight += 1
+                return True
+        return False
 
     def _ready(self, app: str, name: str, deadline: float) -> str:
         """Wait until ``name`` is ALLOCATED, swapping it in if it is swapped out or failed."""
         while True:
             rec = self.get_process(app, name)
             if rec.status == Status.ALLOCATED:
-                with self._lock:
-                    live = self._live.get((app, name))
-                    if live is not None and live.ident is not None:
-                        live.cp_inflight += 1
-                        return name
+                if self._claim(app, name):
+                    return name
             elif rec.status in (Status.SWAPPED_OUT, Status.FAILED):
                 try:
                     self.swapin(app, name)

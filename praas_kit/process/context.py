@@ -58,7 +58,7 @@ class Context:
             return self._rt.proc
         if allow_any and pid == ANY:
             return ANY
-        if pid not in self._rt.world:
+        if pid not in self._rt.world and not self._rt.wait_for_peer(pid, 2.0):
             raise ProcessNotFound(f"process {pid!r} is not in application {self._rt.app!r}")
         return pid
 

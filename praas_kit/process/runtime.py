@@ -127,6 +127,7 @@ class ProcessRuntime:
         self.invoke_timeout = cfg.invoke_timeout
         self.epoch = os.urandom(4).hex()
         self.world: dict[str, dict[str, Any]] = {}
+        self._world_cond = threading.Condition()
         self.functions = load_code(cfg.code) if cfg.code else dict(REGISTRY)
         if cfg.swapin:
             if not cfg.store:
@@ -493,8 +494,15 @@ class ProcessRuntime:
         elif t == "ping":
             self.ctl.send_multipart([wire.header("pong", id=hdr["id"]), b""])  # type: ignore[union-attr]
 
+    def wait_for_peer(self, name: str, timeout: float) -> bool:
+        """Wait until ``name`` is in the world (a world update may be on its way); whether it is."""
+        with self._world_cond:
+            return self._world_cond.wait_for(lambda: name in self.world, timeout)
+
     def _on_world(self, procs: dict[str, Any]) -> None:
-        self.world = {str(k): dict(v) for k, v in procs.items() if isinstance(v, dict)}
+        with self._world_cond:
+            self.world = {str(k): dict(v) for k, v in procs.items() if isinstance(v, dict)}
+            self._world_cond.notify_all()
         for name in list(self._peer_socks):
             info = self.world.get(name)
             if info is None or info.get("status") != ALLOCATED or info.get("address") != self._peer_addr.get(name):

@@ -77,6 +77,11 @@ class DataPlaneClient:
                process: str | None = None) -> Result:
         """Invoke ``fn`` at ``address``; raise the remote error, :class:`ProcessDied` or :class:`Timeout`."""
         conn = self._conn(address)
+        # connection events from before this call (a process that went away, replaced by another at the same
+        # address, e.g. a container that got the same IP) are history: they must not fail this call
+        while conn.mon.poll(0):
+            ev = parse_monitor_message(conn.mon.recv_multipart())
+            conn.connected = ev["event"] == zmq.EVENT_CONNECTED
         inv_id = self._prefix + str(next(_ids))
         conn.sock.send_multipart([wire.header("inv", id=inv_id, fn=fn), payload], copy=len(payload) < 65536)
         deadline = None if timeout is None else time.monotonic() + timeout

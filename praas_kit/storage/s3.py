@@ -137,13 +137,11 @@ class _S3Writer(SnapshotWriter):
         self.store = store
         self.base = base  # "<prefix><app>/<proc>/<snapshot>/"
         self.where = where
-        self.written: list[str] = []
 
     def put(self, name: str, chunks: Chunks) -> int:
         key = self.base + _check_object_name(name)
         what = f"writing object {name!r} of snapshot {self.where}"
         stream = _ChunkStream(chunks)
-        self.written.append(key)
         try:
             self.store._client.upload_fileobj(stream, self.store.bucket, key, Config=self.store._transfer)
         except BaseException as exc:
@@ -161,7 +159,6 @@ class _S3Writer(SnapshotWriter):
             size = path.stat().st_size
         except OSError as exc:
             raise StorageError(f"cannot read {name!r} for snapshot {self.where}: {exc}") from None
-        self.written.append(key)
         try:
             self.store._client.upload_file(str(path), self.store.bucket, key, Config=self.store._transfer)
         except OSError as exc:
@@ -193,10 +190,8 @@ class _S3Reader(SnapshotReader):
         self.where = where
 
     def manifest(self) -> dict[str, Any]:
-        try:
-            data = self.store._get(self.base + MANIFEST, f"reading the manifest of snapshot {self.where}")
-        except StorageError as exc:
-            raise StorageError(f"snapshot {self.where} is missing or incomplete: {exc.message}") from None
+        data = self.store._get(self.base + MANIFEST, f"reading the manifest of snapshot {self.where}",
+                               missing=f"snapshot {self.where} is missing or incomplete (no manifest)")
         try:
             out = json.loads(data)
         except ValueError as exc:
@@ -355,8 +350,12 @@ class S3Store(SwapStore):
             return str(exc.response.get("Error", {}).get("Code", ""))
         return ""
 
-    def ensure_bucket(self) -> None:
-        """Create the bucket unless it exists (done once per store, before the first write)."""
+    def ensure_bucket(self, purpose: str = "") -> None:
+        """Create the bucket unless it exists (done once per store, before the first write).
+
+        ``purpose`` ends the error message, e.g. ``"before writing snapshot a/p/<id>"``.
+        """
+        why = f" {purpose}" if purpose else ""
         if self._bucket_ready:
             return
         with self._bucket_lock:
@@ -366,7 +365,7 @@ class S3Store(SwapStore):
                 self._client.head_bucket(Bucket=self.bucket)
             except Exception as exc:
                 if self._code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                    raise self._error(f"checking bucket {self.bucket!r}", exc) from None
+                    raise self._error(f"checking bucket {self.bucket!r}{why}", exc) from None
                 kwargs: dict[str, Any] = {"Bucket": self.bucket}
                 if self.region != "us-east-1":
                     kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
@@ -375,7 +374,7 @@ class S3Store(SwapStore):
                     log.info("created bucket %r at %s", self.bucket, self.endpoint)
                 except Exception as exc2:
                     if self._code(exc2) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                        raise self._error(f"creating bucket {self.bucket!r}", exc2) from None
+                        raise self._error(f"creating bucket {self.bucket!r}{why}", exc2) from None
             self._bucket_ready = True
 
     def _base(self, app: str, proc: str, snapshot: str | None = None) -> str:
@@ -383,7 +382,8 @@ class S3Store(SwapStore):
         base = f"{self.prefix}{app}/{proc}/"
         return f"{base}{snapshot}/" if snapshot else base
 
-    def _get(self, key: str, what: str) -> bytes:
+    def _get(self, key: str, what: str, missing: str | None = None) -> bytes:
+        """The object's bytes; :class:`StorageError` with ``missing`` (or a default) if it does not exist."""
         try:
             resp = self._client.get_object(Bucket=self.bucket, Key=key)
             body = resp["Body"]
@@ -393,7 +393,7 @@ class S3Store(SwapStore):
                 body.close()
         except Exception as exc:
             if self._code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
-                raise StorageError(f"{what}: no such object {key!r} in bucket {self.bucket!r} "
+                raise StorageError(missing or f"{what}: no such object {key!r} in bucket {self.bucket!r} "
                                    f"at {self.endpoint}") from None
             raise self._error(what, exc) from None
 
@@ -441,8 +441,9 @@ class S3Store(SwapStore):
     # ------------------------------------------------------------------ SwapStore
     def writer(self, app: str, proc: str, snapshot: str) -> SnapshotWriter:
         base = self._base(app, proc, snapshot)
-        self.ensure_bucket()
-        return _S3Writer(self, base, f"{app}/{proc}/{snapshot}")
+        where = f"{app}/{proc}/{snapshot}"
+        self.ensure_bucket(f"before writing snapshot {where}")
+        return _S3Writer(self, base, where)
 
     def reader(self, app: str, proc: str, snapshot: str) -> SnapshotReader:
         return _S3Reader(self, self._base(app, proc, snapshot), f"{app}/{proc}/{snapshot}")

@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that measure the real path and save CSV + metadata."""

@@ -1,0 +1,102 @@
+"""Shared benchmark plumbing: timing loops, result rows, CSV + metadata files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+
+@dataclass
+class Row:
+    """One measured series: ``values`` are the samples (seconds, or per-second rates for throughput)."""
+
+    experiment: str
+    variant: str
+    size: int
+    unit: str
+    values: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    def quantile(self, q: float) -> float:
+        if not self.values:
+            return float("nan")
+        s = sorted(self.values)
+        return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def time_calls(fn: Callable[[], Any], reps: int, warmup: int = 5, desc: str | None = None) -> list[float]:
+    """Call ``fn`` ``warmup`` times untimed, then ``reps`` times; the seconds of each timed call."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in tqdm(range(reps), desc=desc, leave=False, disable=desc is None):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def metadata(params: dict[str, Any]) -> dict[str, Any]:
+    """Provenance recorded next to every result file."""
+    import zmq
+
+    from praas_kit import __version__
+
+    return {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "praas_kit": __version__,
+        "git_commit": git_commit(), "python": platform.python_version(), "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
+        "params": params,
+    }
+
+
+def save(rows: list[Row], out: Path, name: str, params: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``<name>.csv`` (one line per sample) and ``<name>.meta.json``; the two paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, meta_path = out / f"{name}.csv", out / f"{name}.meta.json"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["experiment", "variant", "size", "unit", "repetition", "value", "extra"])
+        for r in rows:
+            for i, v in enumerate(r.values):
+                w.writerow([r.experiment, r.variant, r.size, r.unit, i, f"{v:.9g}", json.dumps(r.extra)])
+    summary = [{**{k: v for k, v in asdict(r).items() if k != "values"}, "n": len(r.values), "median": r.median,
+                "p5": r.quantile(0.05), "p95": r.quantile(0.95)} for r in rows]
+    meta = metadata(params) | {"summary": summary}
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return csv_path, meta_path
+
+
+def load(csv_path: Path) -> list[Row]:
+    """Read a CSV written by :func:`save` back into rows."""
+    rows: dict[tuple[str, str, int], Row] = {}
+    with open(csv_path) as f:
+        for rec in csv.DictReader(f):
+            key = (rec["experiment"], rec["variant"], int(rec["size"]))
+            row = rows.setdefault(key, Row(rec["experiment"], rec["variant"], int(rec["size"]), rec["unit"],
+                                           extra=json.loads(rec["extra"] or "{}")))
+            row.values.append(float(rec["value"]))
+    return list(rows.values())

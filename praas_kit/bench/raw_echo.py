@@ -1,0 +1,29 @@
+"""The raw-transport baseline: a pyzmq ROUTER that echoes ``[header, payload]`` as is.
+
+``python -m praas_kit.bench.raw_echo --bind tcp://127.0.0.1:0`` prints its endpoint, then serves
+until terminated. Benchmarks compare a PraaS invocation with a round trip through this server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import zmq
+
+
+def serve(bind: str) -> None:
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(bind)
+    sys.stdout.write(sock.getsockopt(zmq.LAST_ENDPOINT).decode() + "\n")
+    sys.stdout.flush()
+    while True:
+        sock.send_multipart(sock.recv_multipart(copy=False), copy=False)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bind", default="tcp://127.0.0.1:0")
+    serve(ap.parse_args().bind)
