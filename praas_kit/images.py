@@ -18,8 +18,9 @@ The base image is chosen automatically: ``praas-base:local`` if it exists, else
 from Debian packages with ``docker/build-offline-base.sh`` (no registry needed).
 
 Python packages are never fetched inside a build: the wheels of praas-kit and its dependencies are
-built on the host (``pip wheel``) into ``docker/context/wheels/`` (``jupyter-wheels/`` for the
-Jupyter image), and each image's build context holds only its Dockerfile and the wheels it needs.
+built on the host into ``docker/context/`` (``praas-kit/`` with ``pip wheel``, ``wheels/`` and
+``jupyter-wheels/`` with ``pip download`` for the image's Python version and platform), and each
+image's build context holds only its Dockerfile and the wheels it needs.
 
 An image is skipped when its label ``praas-kit.hash`` equals the hash of its inputs: the
 Dockerfile, the build arguments, the id of the image it is built on, and for images with the
@@ -71,7 +72,9 @@ JUPYTER_PACKAGES = ("jupyterlab", "matplotlib", "ipywidgets")
 #: The glibc of Debian bookworm, assumed when the base image's Python cannot tell its own.
 TARGET_GLIBC = "2_36"
 
+#: Context directories: dependency wheels (+ requirements.txt), the praas-kit wheel, Jupyter's wheels.
 WHEELS = "wheels"
+PRAAS_WHEEL = "praas-kit"
 JUPYTER_WHEELS = "jupyter-wheels"
 
 
@@ -95,7 +98,7 @@ class ImageSpec:
 
 
 IMAGES: tuple[ImageSpec, ...] = (
-    ImageSpec("praas-process", "process.Dockerfile", None, (WHEELS,), has_venv=True),
+    ImageSpec("praas-process", "process.Dockerfile", None, (WHEELS, PRAAS_WHEEL), has_venv=True),
     ImageSpec("praas-latex", "latex.Dockerfile", "praas-process"),
     ImageSpec("praas-controlplane", "controlplane.Dockerfile", "praas-process"),
     ImageSpec("praas-s3", "s3.Dockerfile", "praas-process"),
@@ -132,6 +135,7 @@ class _Plan:
     progress_bar: Any = None
     wheels_ready: set[str] = field(default_factory=set)
     python_target: tuple[str, str, str] | None = None
+    requirements: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
 
 
@@ -393,9 +397,14 @@ def _clear_wheels(directory: Path) -> None:
 
 
 def _prepare_runtime_wheels(plan: _Plan) -> list[str]:
-    """Build the praas-kit wheel and fetch its dependencies into ``context/wheels``; the requirements."""
-    dest = plan.context / WHEELS
-    _clear_wheels(dest)
+    """Build the praas-kit wheel into ``context/praas-kit`` and fetch the wheels of its dependencies
+    (with :data:`RUNTIME_EXTRAS`) into ``context/wheels``, with a ``requirements.txt``.
+
+    Two directories, so that Docker's layer cache keeps the dependency layer of the process image
+    when only praas-kit's code changed. Returns the requirements.
+    """
+    own, deps = plan.context / PRAAS_WHEEL, plan.context / WHEELS
+    _clear_wheels(own)
     with tempfile.TemporaryDirectory(prefix="praas-wheel-src-") as tmp:
         # A copy of the sources: building in the checkout would leave build/ and *.egg-info there.
         src = Path(tmp) / "src"
@@ -403,37 +412,34 @@ def _prepare_runtime_wheels(plan: _Plan) -> list[str]:
             target = src / path.relative_to(plan.repo)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
-        _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(dest), str(src)],
+        _pip(["wheel", "--quiet", "--no-deps", "--wheel-dir", str(own), str(src)],
              "building the praas-kit wheel")
-    wheel = next(dest.glob("praas_kit-*.whl"), None)
+    wheel = next(own.glob("praas_kit-*.whl"), None)
     if wheel is None:
-        raise BackendError(f"pip wheel made no praas_kit wheel in {dest}")
+        raise BackendError(f"pip wheel made no praas_kit wheel in {own}")
     requirements = _runtime_requirements(wheel)
-    _fetch_wheels(plan, requirements, dest, "fetching the wheels of praas-kit's dependencies")
-    log.info("%d wheels in %s", len(list(dest.glob("*.whl"))), dest)
+    _clear_wheels(deps)
+    (deps / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
+    _fetch_wheels(plan, requirements, deps, "fetching the wheels of praas-kit's dependencies")
+    log.info("%d wheels in %s", len(list(deps.glob("*.whl"))), deps)
     return requirements
 
 
 def _prepare_wheels(plan: _Plan, which: str) -> None:
+    """Make sure the context directory ``which`` is filled (once per :func:`build_images` call)."""
     if which in plan.wheels_ready:
         return
     t0 = time.monotonic()
     _status(plan, f"wheels: {which}")
-    requirements = _prepare_runtime_wheels(plan) if WHEELS not in plan.wheels_ready else None
-    plan.wheels_ready.add(WHEELS)
+    if WHEELS not in plan.wheels_ready:
+        plan.requirements = _prepare_runtime_wheels(plan)
+        plan.wheels_ready.update((WHEELS, PRAAS_WHEEL))
     if which == JUPYTER_WHEELS:
-        if requirements is None:
-            wheel = next((plan.context / WHEELS).glob("praas_kit-*.whl"))
-            requirements = _runtime_requirements(wheel)
         dest = plan.context / JUPYTER_WHEELS
         _clear_wheels(dest)
-        # Resolved together with the runtime requirements so that the versions agree; wheels that the
-        # process image has already installed are left out of this context.
-        _fetch_wheels(plan, [*requirements, *JUPYTER_PACKAGES], dest, "fetching the Jupyter wheels")
-        runtime = {p.name for p in (plan.context / WHEELS).glob("*.whl")}
-        for wheel_file in dest.glob("*.whl"):
-            if wheel_file.name in runtime:
-                wheel_file.unlink()
+        # Resolved together with the runtime requirements so that the versions agree with those
+        # of the process image (whose wheels are in this set too, in case its venv is older).
+        _fetch_wheels(plan, [*plan.requirements, *JUPYTER_PACKAGES], dest, "fetching the Jupyter wheels")
         log.info("%d Jupyter wheels in %s", len(list(dest.glob("*.whl"))), dest)
         plan.wheels_ready.add(JUPYTER_WHEELS)
     log.info("wheels (%s) ready in %.1f s", which, time.monotonic() - t0)

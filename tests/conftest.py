@@ -93,3 +93,14 @@ def app(plane) -> Iterator:
         a.delete()
     except Exception:  # noqa: BLE001
         pass
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In CI (``PRAAS_REQUIRE_ALL=1``) any skipped test fails the run: nothing is skipped silently."""
+    if os.environ.get("PRAAS_REQUIRE_ALL") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(f"PRAAS_REQUIRE_ALL=1: {len(skipped)} test(s) skipped; failing the run", red=True)
+        session.exitstatus = 1

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from praas_kit.errors import BackendError
 from praas_kit.services import RedisServer, SwiftS3Server
@@ -44,9 +45,12 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not _have("redis-server"), reason="redis-server is not installed")
 def test_redis_round_trip_and_cleanup() -> None:
-    redis = pytest.importorskip("redis")
+    require(_have("redis-server"), "redis-server is not installed")
+    try:
+        import redis
+    except ImportError:
+        require(False, "redis-py is not installed")
     before = set(_children_of(os.getpid()))
     with RedisServer() as srv:
         assert srv.host == "127.0.0.1"
@@ -66,8 +70,8 @@ def test_redis_round_trip_and_cleanup() -> None:
 
 
 @pytest.mark.redis
-@pytest.mark.skipif(not _have("redis-server"), reason="redis-server is not installed")
 def test_redis_fixed_port_in_use_is_reported() -> None:
+    require(_have("redis-server"), "redis-server is not installed")
     before = set(_children_of(os.getpid()))
     with RedisServer() as first:
         with pytest.raises(BackendError, match="already in use"):
@@ -83,9 +87,12 @@ def test_missing_redis_server_raises_backend_error(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.s3
-@pytest.mark.skipif(not _have(*SWIFT_BINARIES), reason="Swift or memcached is not installed")
 def test_swift_s3_round_trip_and_cleanup() -> None:
-    pytest.importorskip("boto3")
+    require(_have(*SWIFT_BINARIES), "Swift or memcached is not installed")
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        require(False, "boto3 is not installed")
     before = set(_children_of(os.getpid()))
     with SwiftS3Server() as s3:
         assert s3.endpoint == f"http://127.0.0.1:{s3.port}"
@@ -109,8 +116,8 @@ def test_swift_s3_round_trip_and_cleanup() -> None:
 
 
 @pytest.mark.s3
-@pytest.mark.skipif(not _have(*SWIFT_BINARIES), reason="Swift or memcached is not installed")
 def test_swift_s3_cleans_up_when_startup_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    require(_have(*SWIFT_BINARIES), "Swift or memcached is not installed")
     before = set(_children_of(os.getpid()))
     server = SwiftS3Server(startup_timeout=30)
 
@@ -130,8 +137,8 @@ def test_swift_s3_cleans_up_when_startup_fails(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.s3
 @pytest.mark.redis
-@pytest.mark.skipif(not _have("redis-server", *SWIFT_BINARIES), reason="redis-server or Swift not installed")
 def test_swift_s3_fixed_port_in_use_is_reported() -> None:
+    require(_have("redis-server", *SWIFT_BINARIES), "redis-server or Swift is not installed")
     with RedisServer() as other:
         server = SwiftS3Server(port=other.port)
         with pytest.raises(BackendError, match="already in use"):

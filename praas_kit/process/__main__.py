@@ -14,6 +14,7 @@ def main() -> int:
     logging.basicConfig(level=os.environ.get("PRAAS_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     threading.stack_size(1 << 20)  # small stacks keep an idle process lean (and RLIMIT_AS honest)
+    sys.setswitchinterval(0.0005)  # the I/O thread gets the GIL back quickly from a busy worker
     from praas_kit.errors import PraasError
     from praas_kit.process.runtime import ProcessConfig, ProcessRuntime
 

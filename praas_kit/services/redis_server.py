@@ -129,7 +129,7 @@ class RedisServer:
                     return self
                 if attempt < attempts:
                     log.info("redis-server could not start on port %d, trying another port", self.port)
-            raise BackendError("redis-server did not start")  # pragma: no cover - _launch raises
+            raise BackendError(f"redis-server lost the race for a free port {attempts} times")
         except BaseException:
             self.stop()
             raise

@@ -251,7 +251,7 @@ class SwiftS3Server:
     def _start_once(self, python: str, memcached: str) -> None:
         remove_tree(self.tmpdir)
         self.tmpdir = Path(tempfile.mkdtemp(prefix="praas-swift-"))
-        ports = _free_ports(5, "127.0.0.1")
+        ports = _free_ports(4, "127.0.0.1")  # memcached, account, container, object
         if self._requested_port:
             self.port = self._requested_port
             if port_open(self.host, self.port):

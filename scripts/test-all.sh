@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it, on a fresh Debian 12 machine as root:
+#   1. install system packages (Docker engine, Compose, Redis, Swift S3, mmdebstrap),
+#   2. create .venv with the test extras,
+#   3. start the Docker engine and build the images from scratch (offline base if no registry),
+#   4. ruff, then pytest on every backend with PRAAS_REQUIRE_ALL=1 (a skipped test fails the run),
+#   5. stop what it started (containers, networks, the engine) also when a step fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '\n[test-all] %s\n' "$*"; }
+started_dockerd=0
+cleanup() {
+  local rc=$?
+  log "cleaning up"
+  if docker info >/dev/null 2>&1; then
+    docker ps -aq --filter label=praas-kit=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker ps -aq --filter label=com.docker.compose.project=praas-test | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker network ls -q --filter label=praas-kit=1 | xargs -r docker network rm >/dev/null 2>&1 || true
+  fi
+  if [[ $started_dockerd -eq 1 ]]; then bash scripts/dockerd.sh stop || true; fi
+  exit $rc
+}
+trap cleanup EXIT
+
+log "system packages"
+bash scripts/install-system.sh
+log "python environment"
+bash scripts/venv.sh test
+if ! docker info >/dev/null 2>&1; then
+  started_dockerd=1
+fi
+log "docker engine"
+bash scripts/dockerd.sh start
+log "images"
+.venv/bin/praas images build
+log "ruff"
+.venv/bin/ruff check praas_kit tests
+log "pytest"
+export PRAAS_REQUIRE_ALL=1
+.venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"

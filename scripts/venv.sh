@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment in .venv and install praas-kit into it.
+#   scripts/venv.sh            runtime only
+#   scripts/venv.sh test       with the test, docker and baseline extras
+# Prints nothing but progress lines; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras=${1:-}
+log() { printf '[venv] %s\n' "$*"; }
+if [[ ! -x .venv/bin/python ]]; then
+  if ! python3 -m venv .venv 2>/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+      log "installing python3-venv"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      rm -rf .venv
+      python3 -m venv .venv
+    else
+      log "python3 -m venv failed: install python3-venv" >&2
+      exit 1
+    fi
+  fi
+fi
+log "installing praas-kit${extras:+[$extras]} into .venv"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [[ -n $extras ]]; then
+  .venv/bin/python -m pip install -q -e ".[$extras]"
+else
+  .venv/bin/python -m pip install -q -e .
+fi
