@@ -1,0 +1,60 @@
+"""The README's quickstart and CLI work as documented."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_quickstart_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "{'total': 5}" and lines[1] == "5"
+    assert lines[3] == "{'total': 6} alice" and lines[4] == "pool-0"
+    assert lines[5].startswith("FunctionNotFound")
+
+
+def test_cli_round_trip(tmp_path):
+    from praas_kit.control.server import free_port
+
+    env = dict(os.environ, PRAAS_HOME=str(tmp_path))
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "praas_kit.cli", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def praas(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "praas_kit.cli", *args], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    try:
+        deadline = time.monotonic() + 30
+        while praas("info").returncode != 0:
+            assert time.monotonic() < deadline, "praas serve did not come up"
+            time.sleep(0.3)
+        assert json.loads(praas("info").stdout)["openapi"].endswith("/openapi.json")
+        assert praas("apps", "create", "demo", "--code", str(ROOT / "examples" / "counter.py")).returncode == 0
+        assert praas("processes", "create", "demo", "alice").returncode == 0
+        r = praas("invoke", "demo", "add", '{"n": 2}', "-p", "bob")
+        assert r.returncode == 1 and "ProcessNotFound" in r.stderr  # typed error, exit code 1
+        r = praas("invoke", "demo", "add", '{"n": 2, "notify": "bob"}', "-p", "alice")
+        assert r.returncode == 1 and "ProcessNotFound" in r.stderr  # raised inside the function (after its
+        # state write: a function is not a transaction), still typed
+        assert json.loads(praas("invoke", "demo", "add", '{"n": 2}', "-p", "alice").stdout) == {"total": 4}
+        assert json.loads(praas("invoke", "demo", "add", '{"n": 3}', "-p", "alice", "--direct").stdout) == {"total": 7}
+        assert json.loads(praas("processes", "swap", "demo", "alice").stdout)["bytes"] > 0
+        assert praas("processes", "swapin", "demo", "alice").returncode == 0
+        listing = json.loads(praas("processes", "list", "demo").stdout)
+        assert [p["name"] for p in listing["active"]] == ["alice"]
+        bad = praas("apps", "create", "../x")
+        assert bad.returncode == 1 and "InvalidName" in bad.stderr
+    finally:
+        server.terminate()
+        server.wait(20)
