@@ -205,9 +205,14 @@ def bench(quick: bool = typer.Option(True, "--quick/--full", help="quick mode (f
           backend: str = typer.Option("local", help="local or docker")) -> None:
     """Run the runtime micro-benchmarks and save CSV + metadata (the kit's main job)."""
     logging.basicConfig(level="WARNING")
-    from praas_kit.bench.core import run_core_benchmarks
+    if backend == "docker":
+        from praas_kit.bench.docker import run_docker_benchmarks
 
-    _run(lambda: run_core_benchmarks(out, quick=quick, backend=backend))
+        _run(lambda: run_docker_benchmarks(out, quick=quick))
+    else:
+        from praas_kit.bench.core import run_core_benchmarks
+
+        _run(lambda: run_core_benchmarks(out, quick=quick, backend=backend))
 
 
 def main() -> None:

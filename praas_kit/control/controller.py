@@ -61,6 +61,7 @@ class Live:
     cp_last: float = field(default_factory=time.time)
     swap_confirmed: bool = False
     flushing: dict[str, list[tuple[int, bytes | None]]] = field(default_factory=dict)
+    restored: tuple[Any, Any] = (None, None)  # (bytes, seconds) restored from a snapshot at start
 
 
 @dataclass
@@ -199,6 +200,8 @@ class Controller:
         }
         if rec.error:
             out["error"] = rec.error
+        if live is not None and live.restored[0] is not None and rec.status in LIVE:
+            out["restored_bytes"], out["restore_seconds"] = live.restored
         if live is not None and live.metrics and rec.status in LIVE:
             m = live.metrics
             out["metrics"] = {"invocations": m.get("inv", 0), "busy_seconds": m.get("busy", 0.0),
@@ -538,6 +541,7 @@ class Controller:
                 log.warning("ignoring hello from %s/%s (unknown or stale)", *key)
                 return
             live.ident = ident
+            live.restored = (hdr.get("restored"), hdr.get("restore_seconds"))
             self._by_ident[ident] = key
         if not live.connected.done():
             live.connected.set_result(hdr["addr"])

@@ -130,12 +130,15 @@ class ProcessRuntime:
         self.world: dict[str, dict[str, Any]] = {}
         self._world_cond = threading.Condition()
         self.functions = load_code(cfg.code) if cfg.code else dict(REGISTRY)
+        self.restored: tuple[int, float] | None = None
         if cfg.swapin:
             if not cfg.store:
                 raise InvalidState("swap-in requested but no swap store configured")
-            restore_snapshot(open_store(cfg.store), self.app, self.proc, cfg.swapin, self.state,
-                             self.mailbox, self.state_dir)
-            log.info("restored snapshot %s", cfg.swapin)
+            t0 = time.perf_counter()
+            nbytes = restore_snapshot(open_store(cfg.store), self.app, self.proc, cfg.swapin, self.state,
+                                      self.mailbox, self.state_dir)
+            self.restored = (nbytes, time.perf_counter() - t0)
+            log.info("restored snapshot %s (%d bytes in %.3f s)", cfg.swapin, *self.restored)
         # metrics
         self._mlock = threading.Lock()
         self.invocations = 0
@@ -241,8 +244,9 @@ class ProcessRuntime:
         for t in threads:
             t.start()
         if self.ctl is not None:
+            extra = {"restored": self.restored[0], "restore_seconds": self.restored[1]} if self.restored else {}
             self.ctl.send_multipart([wire.header("hello", app=self.app, proc=self.proc, secret=self.cfg.secret,
-                                                 addr=self.address, pid=os.getpid()), b""])
+                                                 addr=self.address, pid=os.getpid(), **extra), b""])
         log.info("process %s/%s serving at %s", self.app, self.proc, self.address)
         next_metrics = time.monotonic() + self.cfg.metrics_interval
         try:

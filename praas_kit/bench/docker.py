@@ -1,0 +1,115 @@
+"""Docker deployment benchmarks (``praas bench --backend docker``): container cold start, host -> container
+invocation against a raw pyzmq round trip to a container, swap bandwidth to S3 (Swift) and to the
+directory store, and image sizes. Results: ``<out>/docker.csv`` + ``docker.meta.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+from tqdm.auto import tqdm
+
+from praas_kit import wire
+from praas_kit.bench.common import Row, save, time_calls
+from praas_kit.bench.core import BENCH_APP, SIZES, print_summary, swap_rows
+
+log = logging.getLogger("praas_kit.bench.docker")
+
+IMAGES = ["praas-base:local", "praas-process:latest", "praas-latex:latest", "praas-controlplane:latest",
+          "praas-s3:latest", "praas-redis:latest", "praas-jupyter:latest"]
+
+
+class RawEchoContainer:
+    """The raw pyzmq echo server in a container of the process image (same network path as a process)."""
+
+    def __init__(self, client: Any, network: str, image: str = "praas-process:latest") -> None:
+        self.container = client.containers.run(
+            image, entrypoint=["/opt/praas/bin/python", "-m", "praas_kit.bench.raw_echo", "--bind", "tcp://*:9100"],
+            detach=True, network=network, labels={"praas-kit": "1"}, user="10001:10001")
+        self.container.reload()
+        ip = self.container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(f"tcp://{ip}:9100")
+        deadline = time.monotonic() + 30
+        while True:  # wait until the server answers
+            self.sock.send_multipart([wire.header("inv", id="w", fn="echo"), b""])
+            if self.sock.poll(500):
+                self.sock.recv_multipart()
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("raw echo container did not answer")
+
+    def call(self, payload: bytes) -> None:
+        self.sock.send_multipart([wire.header("inv", id="1", fn="echo"), payload], copy=len(payload) < 65536)
+        self.sock.recv_multipart(copy=False)
+
+    def close(self) -> None:
+        self.sock.close()
+        self.container.remove(force=True)
+
+
+def image_rows(client: Any) -> list[Row]:
+    """Sizes of the project's images (bytes)."""
+    rows = []
+    for name in IMAGES:
+        try:
+            img = client.images.get(name)
+        except Exception:  # noqa: BLE001 - an image that is not built is simply not reported
+            continue
+        rows.append(Row("image-size", name, 0, "bytes", [float(img.attrs["Size"])]))
+    return rows
+
+
+def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
+    """Run the docker figures and save ``docker.csv`` + ``docker.meta.json`` under ``out``."""
+    import praas_kit
+
+    reps = {10: 300, 1024: 200, 100 * 1024: 60, 1 << 20: 30, 5 << 20: 10} if quick else \
+        {10: 2000, 1024: 2000, 100 * 1024: 500, 1 << 20: 100, 5 << 20: 100}
+    rounds, cold_reps, swap_reps = (3, 5, 2) if quick else (5, 20, 5)
+    swap_sizes = [1, 10, 100]
+    params = {"quick": quick, "backend": "docker", "reps": reps, "rounds": rounds, "cold_reps": cold_reps,
+              "swap_sizes_mib": swap_sizes, "swap_reps": swap_reps}
+    rows: list[Row] = []
+    steps = tqdm(total=4, desc="praas bench docker", unit="step")
+    with praas_kit.docker_deployment(swap="s3") as cp:
+        client = cp.plane.controller.backend._client  # the backend's Docker SDK client
+        rows += image_rows(client)
+        app = cp.create_application("bench", code=BENCH_APP)
+        p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
+        raw = RawEchoContainer(client, cp.plane.controller.backend.network_name)
+        try:
+            for size in SIZES:
+                payload = b"x" * size
+                ours, base = Row("invoke", "praas-direct", size, "s"), Row("invoke", "raw-zmq", size, "s")
+                for _ in range(rounds):
+                    n = max(1, reps[size] // rounds)
+                    base.values += time_calls(lambda: raw.call(payload), n)  # noqa: B023
+                    ours.values += time_calls(lambda: p.invoke("echo", payload), n)  # noqa: B023
+                rows += [ours, base]
+        finally:
+            raw.close()
+        steps.update()
+        cold = Row("cold-start", "docker", 0, "s")
+        for i in range(cold_reps):
+            t0 = time.perf_counter()
+            app.create_process(f"cold-{i}")
+            cold.values.append(time.perf_counter() - t0)
+            app.delete_process(f"cold-{i}")
+        rows.append(cold)
+        steps.update()
+        rows += swap_rows(app, "s3", swap_sizes, swap_reps)
+        steps.update()
+    with praas_kit.docker_deployment(swap="dir") as cp:
+        app = cp.create_application("bench", code=BENCH_APP)
+        rows += swap_rows(app, "dir", swap_sizes, swap_reps)
+        steps.update()
+    steps.close()
+    save(rows, out, "docker", params)
+    print_summary(rows)
+    return rows
