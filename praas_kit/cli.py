@@ -75,6 +75,33 @@ def serve(
 
 
 @app.command()
+def deploy(swap: str = typer.Option("s3", help="swap store: s3 (a Swift container) or dir"),
+           redis: bool = typer.Option(False, help="also start a Redis container"),
+           home: Path | None = typer.Option(None, help="registry, token and swaps (a temporary directory)"),
+           idle_seconds: float | None = typer.Option(None, help="swap processes idle this long")) -> None:
+    """Deploy in Docker (control plane with the docker backend + storage containers) until Ctrl-C."""
+    import signal
+    import threading
+
+    logging.basicConfig(level="WARNING")
+    from praas_kit.deploy import docker_deployment
+
+    def go() -> None:
+        with docker_deployment(swap=swap, redis=redis, home=home, idle_seconds=idle_seconds) as cp:
+            typer.echo(json.dumps({"url": cp.url, "token": cp.token, "docs": f"{cp.url}/docs",
+                                   "s3": cp.storage.s3_endpoint, "redis": cp.storage.redis_host}, indent=2))
+            typer.echo("connect with: PRAAS_URL=<url> PRAAS_TOKEN=<token> praas apps list   (Ctrl-C stops all)")
+            done = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: done.set())
+            try:
+                done.wait()
+            except KeyboardInterrupt:
+                pass
+
+    _run(go)
+
+
+@app.command()
 def info(url: str | None = Url, token: str | None = Token) -> None:
     """Show the control plane's URL, health, OpenAPI document and where the token lives."""
     from praas_kit.control.config import default_home
