@@ -63,6 +63,8 @@ TAG = "latest"
 OFFLINE_BASE = "praas-base:local"
 DEFAULT_BASE = "python:3.11-slim-bookworm"
 HASH_LABEL = "praas-kit.hash"
+#: Label of the venv stage of process.Dockerfile (an untagged image that is Docker's layer cache).
+STAGE_LABEL = "praas-kit.stage"
 #: Bump to rebuild every image after a change of this module's recipe.
 RECIPE_VERSION = "1"
 #: Extras of praas-kit installed in the venv of the images.
@@ -627,7 +629,24 @@ def build_images(names: list[str] | None = None, base: str | None = None, force:
         if bar is not None:
             bar.close()
         _remove_replaced(client, plan.replaced)
+        _prune_stale_stages(client)
     return results
+
+
+def _prune_stale_stages(client: Any) -> None:
+    """Remove all but the newest untagged build-stage image of ``praas-process`` (its venv stage)."""
+    try:
+        stages = client.api.images(filters={"dangling": True, "label": f"{STAGE_LABEL}=venv"})
+    except Exception as exc:  # pruning is housekeeping only
+        log.debug("cannot list build-stage images: %s", exc)
+        return
+    stages.sort(key=lambda image: image.get("Created", 0), reverse=True)
+    for image in stages[1:]:
+        try:
+            client.api.remove_image(image["Id"])
+            log.debug("removed the stale build stage %s", image["Id"][:19])
+        except Exception as exc:
+            log.debug("kept the build stage %s: %s", image["Id"][:19], exc)
 
 
 def _remove_replaced(client: Any, image_ids: list[str]) -> None:

@@ -70,6 +70,19 @@ def header(t: str, **fields: Any) -> bytes:
     return json.dumps(fields, separators=(",", ":")).encode()
 
 
+_dumps_str = json.JSONEncoder(ensure_ascii=True).encode
+
+
+def result_header(inv_id: str, ct: str) -> bytes:
+    """``header("res", id=inv_id, ok=True, ct=ct)``, built without a general JSON dump (hot path)."""
+    return b'{"t":"res","ok":true,"ct":"%s","id":%s}' % (ct.encode(), _dumps_str(inv_id).encode())
+
+
+def invoke_header(inv_id: str, fn: str) -> bytes:
+    """``header("inv", id=inv_id, fn=fn)``, built without a general JSON dump (hot path)."""
+    return b'{"t":"inv","id":%s,"fn":%s}' % (_dumps_str(inv_id).encode(), _dumps_str(fn).encode())
+
+
 def decode(frames: list[Any]) -> tuple[dict[str, Any], Any]:
     """Decode ``[header, payload]`` into ``(header dict, payload frame)``.
 

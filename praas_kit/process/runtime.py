@@ -51,7 +51,8 @@ from praas_kit.storage.base import open_store
 log = logging.getLogger("praas_kit.process")
 
 ALLOCATED = "ALLOCATED"
-SPIN_SECONDS = 200e-6  # how long the I/O thread waits actively for a result after dispatching work
+# plain ints: pyzmq's flag enums cost microseconds per operation on the hot path
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
 @dataclass
@@ -191,7 +192,7 @@ class ProcessRuntime:
             try:
                 value = fn(Invocation(fname, inv_id, payload), self.context)  # type: ignore[misc]
                 ct, out = encode_result(value)
-                hdr = wire.header("res", id=inv_id, ok=True, ct=ct)
+                hdr = wire.result_header(inv_id, ct)
             except PraasError as exc:
                 hdr, out = wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b""
             except Exception as exc:
@@ -254,23 +255,15 @@ class ProcessRuntime:
                 timeout = max(0.0, next_metrics - time.monotonic())
                 events = dict(self.poller.poll(int(timeout * 1000) + 1))
                 if self.router in events:
-                    for _ in range(64):
-                        try:
-                            frames = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
-                        except zmq.Again:
+                    for _ in range(64):  # bounded, so that results and the control plane are served too
+                        if not self.router.getsockopt(_EVENTS) & _POLLIN:
                             break
-                        self._on_router(frames)
-                    if self.inflight:
-                        self._spin()
+                        self._on_router(self.router.recv_multipart(_NOBLOCK, copy=False))
                 if self._wake_fd in events:
                     self._drain_wake()
                 if self.ctl is not None and self.ctl in events:
-                    while True:
-                        try:
-                            frames = self.ctl.recv_multipart(zmq.NOBLOCK, copy=False)
-                        except zmq.Again:
-                            break
-                        self._on_ctl(frames)
+                    while self.ctl.getsockopt(_EVENTS) & _POLLIN:
+                        self._on_ctl(self.ctl.recv_multipart(_NOBLOCK, copy=False))
                 for name, sock in list(self._peer_socks.items()):
                     if sock in events:
                         self._on_peer(name, sock)
@@ -282,16 +275,6 @@ class ProcessRuntime:
                 self._workq.put(None)
             self._close()
         return 0
-
-    def _spin(self) -> None:
-        """Wait briefly for a short invocation's result instead of sleeping in poll: this saves the
-        wake-up latency of the I/O thread. Yields the GIL to the worker while waiting."""
-        deadline = time.perf_counter() + SPIN_SECONDS
-        while time.perf_counter() < deadline:
-            if not self._outq.empty():
-                self._drain_wake()
-                return
-            time.sleep(0)
 
     def _close(self) -> None:
         for sock in self._peer_socks.values():
@@ -315,10 +298,11 @@ class ProcessRuntime:
             self.ctl.send_multipart([hdr, b""])
 
     def _reply(self, route: tuple[Any, ...], hdr: bytes, payload: Any) -> None:
+        copy = len(payload) < 65536  # zero-copy pays off only for large payloads
         if route[0] == "r":
-            self.router.send_multipart([route[1], hdr, payload], copy=False)
+            self.router.send_multipart([route[1], hdr, payload], copy=copy)
         elif route[0] == "c" and self.ctl is not None:
-            self.ctl.send_multipart([hdr, payload], copy=False)
+            self.ctl.send_multipart([hdr, payload], copy=copy)
 
     def _error(self, route: tuple[Any, ...], inv_id: str, exc: PraasError) -> None:
         self._reply(route, wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b"")
@@ -368,11 +352,9 @@ class ProcessRuntime:
             os.eventfd_read(self._wake_fd)
         except BlockingIOError:
             pass
-        while True:
-            try:
-                item = self._outq.get_nowait()
-            except queue.Empty:
-                return
+        outq = self._outq
+        while not outq.empty():
+            item = outq.get_nowait()
             kind = item[0]
             if kind == "res":
                 with self._mlock:
@@ -454,11 +436,8 @@ class ProcessRuntime:
             fut.set_exception(from_dict(hdr.get("err")))
 
     def _on_peer(self, name: str, sock: zmq.Socket[Any]) -> None:
-        while True:
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
+        while sock.getsockopt(_EVENTS) & _POLLIN:
+            frames = sock.recv_multipart(_NOBLOCK, copy=False)
             try:
                 hdr, payload = wire.decode(frames)
             except ProtocolError as exc:

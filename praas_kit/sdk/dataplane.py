@@ -21,6 +21,7 @@ from praas_kit.errors import ProcessDied, ProtocolError, Timeout, from_dict
 from praas_kit.function import Result
 
 _ids = itertools.count(1)
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 
 
 class _Conn:
@@ -79,11 +80,11 @@ class DataPlaneClient:
         conn = self._conn(address)
         # connection events from before this call (a process that went away, replaced by another at the same
         # address, e.g. a container that got the same IP) are history: they must not fail this call
-        while conn.mon.poll(0):
+        while conn.mon.getsockopt(_EVENTS) & _POLLIN:
             ev = parse_monitor_message(conn.mon.recv_multipart())
             conn.connected = ev["event"] == zmq.EVENT_CONNECTED
         inv_id = self._prefix + str(next(_ids))
-        conn.sock.send_multipart([wire.header("inv", id=inv_id, fn=fn), payload], copy=len(payload) < 65536)
+        conn.sock.send_multipart([wire.invoke_header(inv_id, fn), payload], copy=len(payload) < 65536)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
