@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+from conftest import APP_CODE, docker_available, docker_image_exists, require
 
 import praas_kit
-from conftest import APP_CODE, docker_available, docker_image_exists, require
 
 pytestmark = pytest.mark.docker
 
