@@ -28,7 +28,9 @@ SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
 
 
 class RawEcho:
-    """A raw pyzmq echo server in a subprocess (the transport baseline)."""
+    """A raw pyzmq echo server in a subprocess (the transport baseline): the same two frames, no runtime."""
+
+    HEADER = wire.invoke_header("1", "echo")
 
     def __init__(self, bind: str = "tcp://127.0.0.1:0", argv: list[str] | None = None) -> None:
         cmd = argv or [sys.executable, "-m", "praas_kit.bench.raw_echo", "--bind", bind]
@@ -40,7 +42,7 @@ class RawEcho:
         self.sock.connect(self.endpoint)
 
     def call(self, payload: bytes) -> None:
-        self.sock.send_multipart([wire.header("inv", id="1", fn="echo"), payload], copy=len(payload) < 65536)
+        self.sock.send_multipart([self.HEADER, payload], copy=len(payload) < 65536)
         self.sock.recv_multipart(copy=False)
 
     def close(self) -> None:

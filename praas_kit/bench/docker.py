@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from praas_kit import wire
 from praas_kit.bench.common import Row, save, time_calls
-from praas_kit.bench.core import BENCH_APP, SIZES, print_summary, swap_rows
+from praas_kit.bench.core import BENCH_APP, SIZES, RawEcho, print_summary, swap_rows
 
 log = logging.getLogger("praas_kit.bench.docker")
 
@@ -45,7 +45,7 @@ class RawEchoContainer:
                 raise TimeoutError("raw echo container did not answer")
 
     def call(self, payload: bytes) -> None:
-        self.sock.send_multipart([wire.header("inv", id="1", fn="echo"), payload], copy=len(payload) < 65536)
+        self.sock.send_multipart([RawEcho.HEADER, payload], copy=len(payload) < 65536)
         self.sock.recv_multipart(copy=False)
 
     def close(self) -> None:

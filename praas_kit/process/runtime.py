@@ -52,7 +52,7 @@ log = logging.getLogger("praas_kit.process")
 
 ALLOCATED = "ALLOCATED"
 # plain ints: pyzmq's flag enums cost microseconds per operation on the hot path
-_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
+_EVENTS, _POLLIN, _NOBLOCK, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK), int(zmq.RCVMORE)
 
 
 @dataclass
@@ -99,6 +99,14 @@ class ProcessConfig:
             drain_timeout=float(e.get("PRAAS_DRAIN_TIMEOUT", "30")),
             invoke_timeout=float(e.get("PRAAS_INVOKE_TIMEOUT", "300")),
         )
+
+
+def _recv_frames(sock: zmq.Socket[Any]) -> list[Any]:
+    """One multipart message: small leading frames as bytes, the third (the payload) zero-copy."""
+    parts: list[Any] = [sock.recv(_NOBLOCK)]
+    while sock.getsockopt(_RCVMORE):
+        parts.append(sock.recv(_NOBLOCK, copy=len(parts) != 2))
+    return parts
 
 
 class _PeerOut:
@@ -186,8 +194,6 @@ class ProcessRuntime:
                 return
             route, inv_id, fname, payload = item
             t0 = time.perf_counter()
-            with self._mlock:
-                self.last_activity = time.time()
             fn = self.functions.get(fname)
             try:
                 value = fn(Invocation(fname, inv_id, payload), self.context)  # type: ignore[misc]
@@ -258,7 +264,7 @@ class ProcessRuntime:
                     for _ in range(64):  # bounded, so that results and the control plane are served too
                         if not self.router.getsockopt(_EVENTS) & _POLLIN:
                             break
-                        self._on_router(self.router.recv_multipart(_NOBLOCK, copy=False))
+                        self._on_router(_recv_frames(self.router))
                 if self._wake_fd in events:
                     self._drain_wake()
                 if self.ctl is not None and self.ctl in events:
@@ -322,7 +328,7 @@ class ProcessRuntime:
         self._workq.put((route, inv_id, fname, payload.bytes if hasattr(payload, "bytes") else payload))
 
     def _on_router(self, frames: list[Any]) -> None:
-        ident = frames[0].bytes
+        ident = frames[0]
         try:
             hdr, payload = wire.decode(frames[1:])
         except ProtocolError as exc:

@@ -21,18 +21,17 @@ from praas_kit.errors import ProcessDied, ProtocolError, Timeout, from_dict
 from praas_kit.function import Result
 
 _ids = itertools.count(1)
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+_EVENTS, _POLLIN, _RCVTIMEO = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVTIMEO)
+MONITOR_SLICE_MS = 50  # a dead process is noticed within this long
 
 
 class _Conn:
     def __init__(self, ctx: zmq.Context[Any], address: str) -> None:
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.RCVTIMEO, MONITOR_SLICE_MS)
         self.mon = self.sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         self.sock.connect(address)
-        self.poller = zmq.Poller()
-        self.poller.register(self.sock, zmq.POLLIN)
-        self.poller.register(self.mon, zmq.POLLIN)
         self.connected = False
 
     def close(self) -> None:
@@ -86,31 +85,38 @@ class DataPlaneClient:
         inv_id = self._prefix + str(next(_ids))
         conn.sock.send_multipart([wire.invoke_header(inv_id, fn), payload], copy=len(payload) < 65536)
         deadline = None if timeout is None else time.monotonic() + timeout
+        sock, mon = conn.sock, conn.mon
         while True:
-            wait = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
-            events = dict(conn.poller.poll(wait))
-            if not events:
+            # block on the data socket alone (RCVTIMEO = one slice); look at the connection monitor between slices
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 self.forget(address)
                 raise Timeout(f"invocation of {fn!r} at {address} timed out after {timeout} s")
-            if conn.mon in events:
-                ev = parse_monitor_message(conn.mon.recv_multipart())
-                if ev["event"] == zmq.EVENT_CONNECTED:
-                    conn.connected = True
-                elif ev["event"] == zmq.EVENT_DISCONNECTED:
-                    self.forget(address)
-                    raise ProcessDied(f"process {process or address} disconnected during the invocation of {fn!r}")
-            if conn.sock in events:
-                frames = conn.sock.recv_multipart(copy=False)
-                hdr, body = wire.decode(frames)
-                if hdr["t"] == "err":
-                    raise from_dict(hdr["err"])
-                if hdr["t"] != "res" or hdr["id"] != inv_id:
-                    continue  # a late answer to an earlier, timed-out call
-                if not hdr["ok"]:
-                    raise from_dict(hdr.get("err"))
-                data = body.bytes if len(body) < 65536 else memoryview(body)
-                return Result(bytes(data) if isinstance(data, memoryview) else data,
-                              str(hdr.get("ct", "b")), process, inv_id)
+            if left is not None and left * 1000 < MONITOR_SLICE_MS:
+                sock.setsockopt(_RCVTIMEO, max(1, int(left * 1000)))
+            try:
+                frames = sock.recv_multipart(copy=False)
+            except zmq.Again:
+                while mon.getsockopt(_EVENTS) & _POLLIN:
+                    ev = parse_monitor_message(mon.recv_multipart())
+                    if ev["event"] == zmq.EVENT_CONNECTED:
+                        conn.connected = True
+                    elif ev["event"] == zmq.EVENT_DISCONNECTED:
+                        self.forget(address)
+                        raise ProcessDied(
+                            f"process {process or address} disconnected during the invocation of {fn!r}") from None
+                continue
+            finally:
+                if left is not None and left * 1000 < MONITOR_SLICE_MS:
+                    sock.setsockopt(_RCVTIMEO, MONITOR_SLICE_MS)
+            hdr, body = wire.decode(frames)
+            if hdr["t"] == "err":
+                raise from_dict(hdr["err"])
+            if hdr["t"] != "res" or hdr["id"] != inv_id:
+                continue  # a late answer to an earlier, timed-out call
+            if not hdr["ok"]:
+                raise from_dict(hdr.get("err"))
+            return Result(body.bytes, str(hdr.get("ct", "b")), process, inv_id)
 
     def close(self) -> None:
         """Close every socket this client opened (from any thread)."""
