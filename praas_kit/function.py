@@ -106,14 +106,43 @@ def encode_result(value: Any) -> tuple[str, bytes | memoryview]:
         ) from None
 
 
-@dataclass
 class Result:
-    """What an invocation returned."""
+    """What an invocation returned.
 
-    payload: bytes
-    content_type: str = CT_BYTES
-    process: str | None = None
-    id: str | None = None
+    Large results arrive zero-copy: :attr:`buffer` is a view of the received frame; :attr:`payload`
+    makes (once) the ``bytes`` copy most code wants.
+    """
+
+    __slots__ = ("_raw", "_bytes", "content_type", "process", "id")
+
+    def __init__(self, payload: Any, content_type: str = CT_BYTES, process: str | None = None,
+                 id: str | None = None) -> None:
+        self._raw = payload
+        self._bytes: bytes | None = payload if isinstance(payload, bytes) else None
+        self.content_type = content_type
+        self.process = process
+        self.id = id
+
+    @property
+    def buffer(self) -> memoryview:
+        """The result without copying it."""
+        raw = self._raw
+        return raw.buffer if hasattr(raw, "buffer") else memoryview(raw)
+
+    @property
+    def payload(self) -> bytes:
+        """The result as bytes."""
+        if self._bytes is None:
+            self._bytes = bytes(self.buffer)
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self.buffer)
+
+    def __repr__(self) -> str:
+        shown = self.payload[:60]
+        return f"Result({shown!r}{'...' if len(self) > 60 else ''}, content_type={self.content_type!r}, " \
+               f"process={self.process!r}, id={self.id!r})"
 
     def json(self) -> Any:
         """The result decoded as JSON."""
@@ -122,7 +151,7 @@ class Result:
     @property
     def text(self) -> str:
         """The result decoded as UTF-8."""
-        return bytes(self.payload).decode()
+        return self.payload.decode()
 
     @property
     def value(self) -> Any:
@@ -133,7 +162,7 @@ class Result:
             return self.text
         if self.content_type == CT_NONE:
             return None
-        return bytes(self.payload)
+        return self.payload
 
 
 def load_code(path: str | Path) -> dict[str, FunctionType]:

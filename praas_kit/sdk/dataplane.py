@@ -116,7 +116,8 @@ class DataPlaneClient:
                 continue  # a late answer to an earlier, timed-out call
             if not hdr["ok"]:
                 raise from_dict(hdr.get("err"))
-            return Result(body.bytes, str(hdr.get("ct", "b")), process, inv_id)
+            data = body.bytes if len(body) < 65536 else body  # large results stay zero-copy (Result.buffer)
+            return Result(data, str(hdr.get("ct", "b")), process, inv_id)
 
     def close(self) -> None:
         """Close every socket this client opened (from any thread)."""
