@@ -125,11 +125,13 @@ def _wait_s3(endpoint: str, timeout: float) -> None:
 
 
 def docker_deployment(swap: str = "s3", redis: bool = False, home: str | Path | None = None,
-                      network: str = "praas-net", image: str | None = None, **options: Any) -> DockerDeployment:
+                      network: str = "praas-net", image: str | None = None, s3_options: dict[str, Any] | None = None,
+                      **options: Any) -> DockerDeployment:
     """Start a docker-backend control plane plus storage containers; use as a context manager.
 
     ``swap`` is ``"s3"`` (a Swift S3 container) or ``"dir"`` (a host directory bind-mounted into the
     process containers). ``redis=True`` also starts a Redis container (for FaaS baselines).
+    ``s3_options`` tune the S3 client (``read_timeout``, ``max_attempts``, ``multipart_chunksize``...).
     ``options`` are :class:`~praas_kit.control.config.ControlPlaneConfig` fields.
     """
     if swap not in ("s3", "dir"):
@@ -160,7 +162,7 @@ def docker_deployment(swap: str = "s3", redis: bool = False, home: str | Path | 
         if swap == "s3":
             cfg.swap_store = {"kind": "s3", "endpoint": storage.s3_endpoint, "bucket": S3_BUCKET,
                               "access_key": storage.s3_access_key, "secret_key": storage.s3_secret_key,
-                              "region": "us-east-1", "prefix": ""}
+                              "region": "us-east-1", "prefix": "", **(s3_options or {})}
         else:
             cfg.backend_options["swap_root"] = str(root / "swaps")
         for k, v in options.items():
