@@ -78,7 +78,7 @@ def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
     rows: list[Row] = []
     steps = tqdm(total=4, desc="praas bench docker", unit="step")
     with praas_kit.docker_deployment(swap="s3") as cp:
-        client = cp.plane.controller.backend._client  # the backend's Docker SDK client
+        client = cp.plane.controller.backend.client  # the backend's Docker SDK client
         rows += image_rows(client)
         app = cp.create_application("bench", code=BENCH_APP)
         p = app.create_process("echo", vcpus=1.0, memory_mb=1024)

@@ -33,6 +33,10 @@ def load_or_create_token(home: Path, token: str | None = None) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(tok)
+    owner = os.environ.get("PRAAS_TOKEN_OWNER")  # e.g. the lab user of a compose deployment: "10001[:gid]"
+    if owner:
+        uid, _, gid = owner.partition(":")
+        os.chown(path, int(uid), int(gid or uid))
     return tok
 
 
