@@ -42,12 +42,12 @@ def test_downscaler_swaps_idle_processes_only(tmp_path):
         idle, busy = app.create_process("idle"), app.create_process("busy")
         idle.invoke("put-state", {"key": "k", "value": "v"})
         done = threading.Event()
-        t = threading.Thread(target=lambda: (busy.invoke("sleep", "4", timeout=20), done.set()))
+        t = threading.Thread(target=lambda: (busy.invoke("sleep", "8", timeout=30), done.set()))
         t.start()
-        assert wait_for(lambda: app.process("idle").status == "SWAPPED_OUT", timeout=10)
-        # never a process with work in flight: "busy" runs a 4 s invocation, longer than idle_seconds
+        assert wait_for(lambda: app.process("idle").status == "SWAPPED_OUT", timeout=6)
+        # never a process with work in flight: "busy" runs an 8 s invocation, longer than idle_seconds
         assert app.process("busy").status == "ALLOCATED"
-        t.join(20)
+        t.join(30)
         assert done.is_set()
         # idle is measured in seconds (the original compared nanoseconds with seconds)
         assert app.invoke("get-state", "k", process="idle").payload == b"v"

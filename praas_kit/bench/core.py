@@ -114,14 +114,7 @@ def run_core_benchmarks(out: Path, quick: bool = True, backend: str = "local") -
         raw = RawEcho()
         try:
             # 1. direct invocation vs raw transport, interleaved rounds so noise hits both alike
-            for size in SIZES:
-                payload = b"x" * size
-                ours, base = Row("invoke", "praas-direct", size, "s"), Row("invoke", "raw-zmq", size, "s")
-                for _ in range(rounds):
-                    n = max(1, reps[size] // rounds)
-                    base.values += time_calls(lambda: raw.call(payload), n)  # noqa: B023
-                    ours.values += time_calls(lambda: p.invoke("echo", payload), n)  # noqa: B023
-                rows += [ours, base]
+            rows += invoke_rows(p, raw, reps, rounds)
             steps.update()
             # 2. through the control plane (sticky) vs direct, 10 B
             cpv = Row("invoke", "praas-control-plane", 10, "s")
@@ -159,6 +152,21 @@ def run_core_benchmarks(out: Path, quick: bool = True, backend: str = "local") -
     csv_path, meta_path = save(rows, out, "core", params)
     print_summary(rows)
     log.warning("results: %s, %s", csv_path, meta_path)
+    return rows
+
+
+def invoke_rows(p: Any, raw: Any, reps: dict[int, int], rounds: int) -> list[Row]:
+    """Direct invocation of ``echo`` in process ``p`` against a round trip through ``raw``, per size,
+    in alternating blocks so that machine noise hits both alike."""
+    rows = []
+    for size in SIZES:
+        payload = b"x" * size
+        ours, base = Row("invoke", "praas-direct", size, "s"), Row("invoke", "raw-zmq", size, "s")
+        for _ in range(rounds):
+            n = max(1, reps[size] // rounds)
+            base.values += time_calls(lambda: raw.call(payload), n)  # noqa: B023
+            ours.values += time_calls(lambda: p.invoke("echo", payload), n)  # noqa: B023
+        rows += [ours, base]
     return rows
 
 

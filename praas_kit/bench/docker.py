@@ -14,8 +14,8 @@ import zmq
 from tqdm.auto import tqdm
 
 from praas_kit import wire
-from praas_kit.bench.common import Row, save, time_calls
-from praas_kit.bench.core import BENCH_APP, SIZES, RawEcho, print_summary, swap_rows
+from praas_kit.bench.common import Row, save
+from praas_kit.bench.core import BENCH_APP, RawEcho, invoke_rows, print_summary, swap_rows
 
 log = logging.getLogger("praas_kit.bench.docker")
 
@@ -84,14 +84,7 @@ def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
         p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
         raw = RawEchoContainer(client, cp.plane.controller.backend.network_name)
         try:
-            for size in SIZES:
-                payload = b"x" * size
-                ours, base = Row("invoke", "praas-direct", size, "s"), Row("invoke", "raw-zmq", size, "s")
-                for _ in range(rounds):
-                    n = max(1, reps[size] // rounds)
-                    base.values += time_calls(lambda: raw.call(payload), n)  # noqa: B023
-                    ours.values += time_calls(lambda: p.invoke("echo", payload), n)  # noqa: B023
-                rows += [ours, base]
+            rows += invoke_rows(p, raw, reps, rounds)
         finally:
             raw.close()
         steps.update()

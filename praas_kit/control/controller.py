@@ -295,18 +295,12 @@ class Controller:
             if live is None or live.ident is None:  # cannot happen for ALLOCATED; be safe
                 self._transition(app, name, Event.SWAP_ABORTED)
                 raise InvalidState(f"process {name!r} is not connected")
-            rid = uuid.uuid4().hex
             snapshot = new_snapshot_id()
-            fut: Future[dict[str, Any]] = Future()
-            live.pending[rid] = fut
-            fields: dict[str, Any] = {"rid": rid, "snapshot": snapshot}
-            if idle is not None:
-                fields["idle"] = idle
-            self.ctl.send(live.ident, [wire.header("swap", **fields), b""])
+            fields: dict[str, Any] = {"snapshot": snapshot} | ({"idle": idle} if idle is not None else {})
+            fut = self._ask(live, "swap", "rid", **fields)
             try:
                 reply = fut.result(timeout=self.cfg.swap_timeout)
             except FutureTimeout:
-                live.pending.pop(rid, None)
                 self.backend.kill(rec.handle)
                 raise Timeout(f"swap-out of {name!r} timed out after {self.cfg.swap_timeout} s; "
                               "the process was killed and its previous snapshot kept") from None
@@ -354,12 +348,8 @@ class Controller:
             self._push_world(app)
             live = self._live.get((app, name))
             if live is not None and live.ident is not None:
-                rid = uuid.uuid4().hex
-                fut: Future[Any] = Future()
-                live.pending[rid] = fut
-                self.ctl.send(live.ident, [wire.header("stop", rid=rid), b""])
                 try:
-                    fut.result(timeout=5)
+                    self._ask(live, "stop", "rid").result(timeout=5)
                 except (FutureTimeout, PraasError):
                     pass
             self.backend.stop(rec.handle, grace=5)
@@ -533,6 +523,14 @@ class Controller:
         elif t == "cinv":
             threading.Thread(target=self._relay_cinv, args=(key[0], ident, hdr, payload.bytes), daemon=True).start()
 
+    def _ask(self, live: Live, kind: str, id_field: str, **fields: Any) -> Future[Any]:
+        """Send a ``kind`` request to a process; the future resolves with its reply (or fails if it dies)."""
+        rid = uuid.uuid4().hex
+        fut: Future[Any] = Future()
+        live.pending[rid] = fut
+        self.ctl.send(live.ident, [wire.header(kind, **{id_field: rid}, **fields), b""])  # type: ignore[arg-type]
+        return fut
+
     def _on_hello(self, ident: bytes, hdr: dict[str, Any]) -> None:
         key = (hdr["app"], hdr["proc"])
         with self._lock:
@@ -619,12 +617,8 @@ class Controller:
                 return
             for m in msgs:
                 self.ctl.send(live.ident, [wire.header("msg", src=m.src, ep=m.ep, key=m.key, seq=m.seq), m.payload])
-            ping = uuid.uuid4().hex
-            fut: Future[Any] = Future()
-            live.pending[ping] = fut
-            self.ctl.send(live.ident, [wire.header("ping", id=ping), b""])
-            try:
-                fut.result(timeout=30)
+            try:  # the process handles frames in order: its pong means every message above is in its mailbox
+                self._ask(live, "ping", "id").result(timeout=30)
             except (FutureTimeout, PraasError):
                 return  # not delivered; stays held
             bounced = set(live.flushing.pop("bounced", []))
