@@ -171,3 +171,20 @@ def test_invalid_transition_message_names_state(tmp_path):
         p.stop()
         with pytest.raises(InvalidState, match="CLOSED"):
             app.process("p").swap()
+
+
+def test_stop_discards_swapped_state_and_app_delete_cleans_store(tmp_path):
+    with praas_kit.local(home=tmp_path) as cp:
+        app = cp.create_application("disc", code=APP_CODE)
+        p = app.create_process("p")
+        p.invoke("put-state", {"key": "k", "value": "v"})
+        p.swap()
+        store = DirectoryStore(tmp_path / "swaps")
+        assert len(store.snapshots("disc", "p")) == 1
+        p = app.swapin("p")
+        p.stop()
+        assert store.snapshots("disc", "p") == [] and app.process("p").info["snapshots"] == []
+        with pytest.raises(InvalidState):
+            app.swapin("p")  # a stopped process has nothing to swap in
+        app.delete()  # only a closed process is left: allowed, and nothing of it stays behind
+        assert not (tmp_path / "swaps" / "disc").exists() or not any((tmp_path / "swaps" / "disc").rglob("*"))

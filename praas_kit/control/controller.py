@@ -60,7 +60,7 @@ class Live:
     cp_inflight: int = 0
     cp_last: float = field(default_factory=time.time)
     swap_confirmed: bool = False
-    flushing: dict[str, list[tuple[int, bytes | None]]] = field(default_factory=dict)
+    bounced: list[tuple[Any, Any, int]] = field(default_factory=list)  # held messages refused while swapping
     restored: tuple[Any, Any] = (None, None)  # (bytes, seconds) restored from a snapshot at start
 
 
@@ -157,15 +157,13 @@ class Controller:
         """Delete an application; refused while it has processes that are not closed."""
         self.get_application(name)
         with self._lock:
-            procs = [p.name for p in self.registry.processes(name) if p.status != Status.CLOSED]
+            recs = self.registry.processes(name)
+            procs = [p.name for p in recs if p.status != Status.CLOSED]
             if procs:
                 raise InvalidState(f"application {name!r} still has processes: {', '.join(procs)}")
             self.registry.delete_app(name)
-        self.store_delete_all(name, [])
-
-    def store_delete_all(self, app: str, procs: list[str]) -> None:
-        for p in procs:
-            self.store.delete(app, p)
+        for rec in recs:  # closed processes: nothing of theirs stays in the store
+            self.store.delete(name, rec.name)
 
     # ================================================================ processes
     def _check_resources(self, vcpus: Any, memory_mb: Any) -> tuple[float, int]:
@@ -358,6 +356,9 @@ class Controller:
                 cur = self.registry.get_process(app, name)
                 if cur is not None and cur.status == Status.CLOSING:
                     cur = self._transition(app, name, Event.CLOSED, address=None)
+            for snap in self.registry.snapshots(app, name):  # stopping discards the state, swapped copies too
+                self.registry.drop_snapshot(app, name, snap["snapshot"])
+            self.store.delete(app, name)
             self._push_world(app)
             return cur or rec
 
@@ -517,7 +518,7 @@ class Controller:
             if fut is not None and not fut.done():
                 fut.set_result(True)
         elif t == "ack" and not hdr["ok"]:  # a held message bounced: the process is swapping out
-            live.flushing.setdefault("bounced", []).append((hdr.get("src"), hdr.get("ep"), hdr["seq"]))
+            live.bounced.append((hdr.get("src"), hdr.get("ep"), hdr["seq"]))
         elif t == "fwd":
             self._on_fwd(key[0], ident, hdr, payload.bytes)
         elif t == "cinv":
@@ -621,7 +622,7 @@ class Controller:
                 self._ask(live, "ping", "id").result(timeout=30)
             except (FutureTimeout, PraasError):
                 return  # not delivered; stays held
-            bounced = set(live.flushing.pop("bounced", []))
+            bounced, live.bounced = set(live.bounced), []
             done = [m.id for m in msgs if (m.src, m.ep, m.seq) not in bounced]
             self.registry.drop_messages(done)
             for mid in done:
