@@ -122,13 +122,7 @@ def run_core_benchmarks(out: Path, quick: bool = True, backend: str = "local") -
             rows.append(cpv)
             steps.update()
             # 3. cold start: create -> ALLOCATED
-            cold = Row("cold-start", backend, 0, "s")
-            for i in range(cold_reps):
-                t0 = time.perf_counter()
-                app.create_process(f"cold-{i}")
-                cold.values.append(time.perf_counter() - t0)
-                app.delete_process(f"cold-{i}")
-            rows.append(cold)
+            rows.append(cold_start_row(app, backend, cold_reps))
             steps.update()
             # 4. swap-out / swap-in bandwidth to the directory store
             rows += swap_rows(app, "dir", swap_sizes, swap_reps)
@@ -153,6 +147,17 @@ def run_core_benchmarks(out: Path, quick: bool = True, backend: str = "local") -
     print_summary(rows)
     log.warning("results: %s, %s", csv_path, meta_path)
     return rows
+
+
+def cold_start_row(app: Any, variant: str, reps: int) -> Row:
+    """Seconds from create to ALLOCATED for ``reps`` fresh processes (each deleted after)."""
+    cold = Row("cold-start", variant, 0, "s")
+    for i in range(reps):
+        t0 = time.perf_counter()
+        app.create_process(f"cold-{i}")
+        cold.values.append(time.perf_counter() - t0)
+        app.delete_process(f"cold-{i}")
+    return cold
 
 
 def invoke_rows(p: Any, raw: Any, reps: dict[int, int], rounds: int) -> list[Row]:

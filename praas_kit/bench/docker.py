@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from praas_kit import wire
 from praas_kit.bench.common import Row, save
-from praas_kit.bench.core import BENCH_APP, RawEcho, invoke_rows, print_summary, swap_rows
+from praas_kit.bench.core import BENCH_APP, RawEcho, cold_start_row, invoke_rows, print_summary, swap_rows
 
 log = logging.getLogger("praas_kit.bench.docker")
 
@@ -88,13 +88,7 @@ def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
         finally:
             raw.close()
         steps.update()
-        cold = Row("cold-start", "docker", 0, "s")
-        for i in range(cold_reps):
-            t0 = time.perf_counter()
-            app.create_process(f"cold-{i}")
-            cold.values.append(time.perf_counter() - t0)
-            app.delete_process(f"cold-{i}")
-        rows.append(cold)
+        rows.append(cold_start_row(app, "docker", cold_reps))
         steps.update()
         rows += swap_rows(app, "s3", swap_sizes, swap_reps)
         steps.update()
