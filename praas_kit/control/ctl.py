@@ -42,6 +42,7 @@ class ControlServer:
         self._wake.bind(self._wake_addr)
         self._outq: queue.SimpleQueue[list[Any]] = queue.SimpleQueue()
         self._tls = threading.local()
+        self._socks: list[zmq.Socket[Any]] = []  # every thread's wake-up socket, closed in close()
         self._running = True
         self._thread = threading.Thread(target=self._loop, name="praas-ctl", daemon=True)
         self._thread.start()
@@ -57,7 +58,6 @@ class ControlServer:
             sock = self._tls.sock = self.ctx.socket(zmq.PUSH)
             sock.setsockopt(zmq.LINGER, 0)
             sock.connect(self._wake_addr)
-            self._socks = getattr(self, "_socks", [])
             self._socks.append(sock)
         sock.send(b"", zmq.NOBLOCK)
 
@@ -109,7 +109,7 @@ class ControlServer:
         self._running = False
         self._poke()
         self._thread.join(5)
-        for sock in getattr(self, "_socks", []):
+        for sock in self._socks:
             try:
                 sock.close(linger=0)
             except zmq.ZMQError:

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import secrets
-import socket
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from praas_kit.control.api import create_app
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.controller import Controller
 from praas_kit.errors import BackendError
+from praas_kit.services._util import free_port
 
 log = logging.getLogger("praas_kit.control.server")
 
@@ -43,12 +43,6 @@ def load_or_create_token(home: Path, token: str | None = None) -> str:
 def write_endpoint(home: Path, url: str) -> None:
     """Record where this control plane listens (``home/endpoint.json``), for the SDK and CLI."""
     (home / "endpoint.json").write_text(json.dumps({"url": url, "pid": os.getpid()}))
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 class ControlPlane:

@@ -17,7 +17,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from praas_kit import wire
-from praas_kit.errors import ProcessDied, ProtocolError, Timeout, from_dict
+from praas_kit.errors import ProcessDied, Timeout, from_dict
 from praas_kit.function import Result
 
 _ids = itertools.count(1)
@@ -126,5 +126,3 @@ class DataPlaneClient:
         for c in conns:
             c.close()
 
-
-__all__ = ["DataPlaneClient", "ProtocolError"]

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from praas_kit.errors import BackendError
 
@@ -190,3 +190,29 @@ def run_foreground(start: Callable[[], None], alive: Callable[[], bool], stop: C
         stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class LocalServer:
+    """Base of the server wrappers: a context manager whose ``stop`` ends the children (``_stop_children``),
+    removes the temporary directory and forgets the server (no leftovers at interpreter exit either)."""
+
+    tmpdir: Path | None = None
+
+    def _stop_children(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server's processes (SIGTERM, SIGKILL after 10 s) and remove its temporary directory."""
+        self._stop_children()
+        remove_tree(self.tmpdir)
+        self.tmpdir = None
+        unregister_live(self)
+
+    def start(self) -> LocalServer:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

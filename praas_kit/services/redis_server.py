@@ -19,20 +19,18 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from praas_kit.errors import BackendError
 from praas_kit.services._util import (
     Child,
+    LocalServer,
     connect_host,
     find_executable,
     free_port,
     port_open,
     register_live,
-    remove_tree,
     run_foreground,
     stop_children,
-    unregister_live,
 )
 
 log = logging.getLogger("praas_kit.services.redis")
@@ -71,7 +69,7 @@ def _bulk_end(data: bytes) -> int:
     return len(header) + 2 + int(header[1:]) + 2
 
 
-class RedisServer:
+class RedisServer(LocalServer):
     """A ``redis-server`` child process without persistence, stopped and cleaned up on exit.
 
     Args:
@@ -172,22 +170,11 @@ class RedisServer:
             f"within {self.startup_timeout} s:\n{tail}"
         )
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, SIGKILL after 10 s) and remove its temporary directory."""
+    def _stop_children(self) -> None:
         if self._child is not None:
             stop_children([self._child])
             log.debug("redis-server on port %d stopped", self.port)
             self._child = None
-        remove_tree(self.tmpdir)
-        self.tmpdir = None
-        unregister_live(self)
-
-    def __enter__(self) -> RedisServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running() else "stopped"

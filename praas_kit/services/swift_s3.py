@@ -40,12 +40,12 @@ import socket
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from praas_kit.errors import BackendError
 from praas_kit.services._util import (
     Child,
+    LocalServer,
     connect_host,
     find_executable,
     port_open,
@@ -53,7 +53,6 @@ from praas_kit.services._util import (
     remove_tree,
     run_foreground,
     stop_children,
-    unregister_live,
 )
 
 log = logging.getLogger("praas_kit.services.swift_s3")
@@ -165,7 +164,7 @@ def _free_ports(count: int, host: str) -> list[int]:
             sock.close()
 
 
-class SwiftS3Server:
+class SwiftS3Server(LocalServer):
     """OpenStack Swift + ``s3api`` as child processes, configured in a temporary directory.
 
     Args:
@@ -433,20 +432,6 @@ class SwiftS3Server:
             # The proxy first, so that no request reaches a backend that is going away.
             stop_children(list(reversed(self._children)))
             self._children = []
-
-    def stop(self) -> None:
-        """Stop all child processes (SIGTERM, SIGKILL after 10 s) and remove the temporary directory."""
-        self._stop_children()
-        remove_tree(self.tmpdir)
-        self.tmpdir = None
-        unregister_live(self)
-
-    def __enter__(self) -> SwiftS3Server:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running() else "stopped"
