@@ -7,8 +7,9 @@ Threads and ownership:
   eventfd that wakes it when a worker has posted something. No other thread touches a socket.
 * **Workers** (``function_workers`` threads) take invocations from the work queue, run them,
   and post results back to the I/O thread (:meth:`ProcessRuntime.post`).
-* The **swapper** runs in its own thread so the I/O loop keeps serving while a snapshot is
-  written.
+* The **swapper** waits for running invocations to drain in its own thread (the I/O loop keeps
+  serving meanwhile), then the I/O thread writes the snapshot; messages that arrive while it writes
+  stay unacknowledged at their senders, which re-route them through the control plane.
 
 The data plane answers malformed frames with an ``err`` frame and carries on.
 """
@@ -515,16 +516,16 @@ class ProcessRuntime:
     # ---------------------------------------------------------------- swap
     def _start_swap(self, hdr: dict[str, Any]) -> None:
         if self.phase != "run":
-            self._swap_reply(hdr["rid"], False, InvalidState("a swap is already in progress"))
+            self._swap_refused(hdr["rid"], InvalidState("a swap is already in progress"))
             return
         idle = hdr.get("idle")
         with self._mlock:
             busy = self.inflight > 0 or (isinstance(idle, (int, float)) and time.time() - self.last_activity < idle)
         if idle is not None and busy:
-            self._swap_reply(hdr["rid"], False, InvalidState("process is not idle"))
+            self._swap_refused(hdr["rid"], InvalidState("process is not idle"))
             return
         if not self.cfg.store:
-            self._swap_reply(hdr["rid"], False, InvalidState("no swap store configured"))
+            self._swap_refused(hdr["rid"], InvalidState("no swap store configured"))
             return
         self.phase = "draining"
         threading.Thread(target=self._swap_thread, args=(hdr["rid"], hdr["snapshot"]), daemon=True).start()
@@ -537,16 +538,16 @@ class ProcessRuntime:
             if inflight == 0:
                 break
             if time.monotonic() > deadline:
-                self.post(("swapped", rid, snapshot, None, InvalidState(
+                self.post(("swapped", rid, snapshot, InvalidState(
                     f"swap-out refused: {inflight} invocation(s) still running after {self.cfg.drain_timeout} s")))
                 return
             time.sleep(0.005)
-        self.post(("swapped", rid, snapshot, "snapshot", None))
+        self.post(("swapped", rid, snapshot, None))
 
-    def _finish_swap(self, rid: str, snapshot: str, step: str | None, error: PraasError | None) -> None:
+    def _finish_swap(self, rid: str, snapshot: str, error: PraasError | None) -> None:
         if error is not None:
             self.phase = "run"
-            self._swap_reply(rid, False, error)
+            self._swap_refused(rid, error)
             return
         # drained: no invocation runs. From now on bounced messages go to the control plane.
         self.phase = "snapshot"
@@ -558,12 +559,12 @@ class ProcessRuntime:
         except PraasError as exc:
             log.error("swap-out failed: %s", exc)
             self.phase = "run"
-            self._swap_reply(rid, False, exc)
+            self._swap_refused(rid, exc)
             return
         self.ctl.send_multipart([wire.header("swapped", rid=rid, ok=True, bytes=nbytes, seconds=secs,  # type: ignore[union-attr]
                                              snapshot=snapshot), b""])
         self._stop = True
 
-    def _swap_reply(self, rid: str, ok: bool, error: PraasError) -> None:
+    def _swap_refused(self, rid: str, error: PraasError) -> None:
         if self.ctl is not None:
-            self.ctl.send_multipart([wire.header("swapped", rid=rid, ok=ok, err=error.to_dict()), b""])
+            self.ctl.send_multipart([wire.header("swapped", rid=rid, ok=False, err=error.to_dict()), b""])
