@@ -3,7 +3,7 @@
 # Jupyter makes a random one and prints it in the container log.
 #
 # Build context: docker/context/ with jupyter-wheels/ (jupyterlab, matplotlib, ipywidgets and all
-# their dependencies, resolved together with praas-kit's; filled by praas_kit.images).
+# their dependencies, resolved together with praas-kit's; filled by `praas images build`).
 ARG PROCESS_IMAGE=praas-process:latest
 FROM ${PROCESS_IMAGE}
 USER root

@@ -1,6 +1,6 @@
 # praas-kit process runtime: one PraaS process per container.
 #
-# Build context (docker/context/, filled by praas_kit.images): wheels/ holds the wheels of
+# Build context (docker/context/, filled by `praas images build`): wheels/ holds the wheels of
 # praas-kit's dependencies and their requirements.txt, praas-kit/ the praas-kit wheel. They are
 # built on the host because pip inside a build cannot verify PyPI's certificate on some machines.
 # Application code is mounted at /code at run time; /state is the process's state directory.

@@ -12,7 +12,7 @@ with praas_kit.local() as cp:  # embedded control plane + local backend
     print(alice.invoke("add", {"n": 5, "notify": "bob"}).json())  # direct data plane: {'total': 5}
     print(bob.invoke("take", {"src": "alice"}).text)  # the message alice sent: '5'
     report = alice.swap()  # state -> swap store; the process exits
-    print(report["bytes"], "bytes in", round(report["seconds"], 4), "s")
+    print(report.bytes, "bytes in", round(report.seconds, 4), "s")
     r = app.invoke("add", {"n": 1}, process="alice")  # via the control plane: swaps alice back in
     print(r.json(), r.process)  # {'total': 6} alice
     print(app.invoke("add", {"n": 1}).process)  # FaaS style: an idle pooled process ("pool-0")

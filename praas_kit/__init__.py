@@ -7,8 +7,9 @@ when a client needs them, so a process starts fast.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from praas_kit._lazy import lazy_exports
 from praas_kit.errors import (
     ApplicationExists,
     ApplicationNotFound,
@@ -31,10 +32,17 @@ from praas_kit.errors import (
     Timeout,
     Unauthorized,
 )
-from praas_kit.function import ANY, SELF, Invocation, Result, function
+from praas_kit.function import Invocation, function
 from praas_kit.lifecycle import Status
+from praas_kit.names import ANY, SELF
+from praas_kit.payload import Result
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from praas_kit.deploy.docker import docker_deployment
+    from praas_kit.deploy.local import local
+    from praas_kit.sdk.client import connect
+
+__version__ = "0.2.0"
 
 __all__ = [
     "function", "SELF", "ANY", "Invocation", "Result", "Status", "connect", "local", "docker_deployment",
@@ -44,18 +52,13 @@ __all__ = [
     "SnapshotNotFound", "Unauthorized", "BadRequest",
 ]
 
+_LAZY = {
+    "connect": "praas_kit.sdk.client",
+    "local": "praas_kit.deploy.local",
+    "docker_deployment": "praas_kit.deploy.docker",
+}
+__getattr__ = lazy_exports(__name__, _LAZY)
 
-def __getattr__(name: str) -> Any:
-    if name == "connect":
-        from praas_kit.sdk.client import connect
 
-        return connect
-    if name == "local":
-        from praas_kit.sdk.embedded import local
-
-        return local
-    if name == "docker_deployment":
-        from praas_kit.sdk.embedded import docker_deployment
-
-        return docker_deployment
-    raise AttributeError(f"module 'praas_kit' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

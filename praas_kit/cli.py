@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from praas_kit.errors import PraasError
+from praas_kit.errors import InvalidArgument, PraasError
 
 app = typer.Typer(help="praas-kit: Process-as-a-Service. Serve a control plane and drive it.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
+_state = {"verbose": False}
 apps_cli = typer.Typer(help="Applications: create, list, show, delete.", no_args_is_help=True)
 procs_cli = typer.Typer(help="Processes: create, list, show, swap, swapin, stop, delete.", no_args_is_help=True)
 images_cli = typer.Typer(help="Container images: build them (from scratch, offline base).", no_args_is_help=True)
@@ -40,11 +42,22 @@ def _out(obj: Any) -> None:
 
 
 def _run(fn: Any) -> None:
+    """Run a command body; a :class:`PraasError` becomes one red line (the remote traceback with --verbose)."""
     try:
         fn()
     except PraasError as exc:
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
+        typer.secho(f"error: {type(exc).__name__}: {exc.message}", fg="red", err=True)
+        if exc.traceback:
+            if _state["verbose"]:
+                typer.echo(f"--- remote traceback ---\n{exc.traceback}", err=True)
+            else:
+                typer.echo("(the remote traceback is shown with: praas --verbose ...)", err=True)
         raise typer.Exit(1) from None
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show remote tracebacks of errors")) -> None:
+    _state["verbose"] = verbose
 
 
 @app.command()
@@ -62,10 +75,9 @@ def serve(
     from praas_kit.control.config import ControlPlaneConfig
     from praas_kit.control.server import ControlPlane
 
-    cfg = ControlPlaneConfig.from_env(host=host, port=port, home=home, backend=backend, idle_seconds=idle_seconds,
-                                      function_workers=function_workers)
-
     def go() -> None:
+        cfg = ControlPlaneConfig.from_env(host=host, port=port, home=home, backend=backend,
+                                          idle_seconds=idle_seconds, function_workers=function_workers)
         plane = ControlPlane(cfg)
         typer.echo(f"praas control plane at {plane.url}\n  OpenAPI: {plane.url}/docs ({plane.url}/openapi.json)\n"
                    f"  token:   {cfg.home / 'token'}")
@@ -84,12 +96,12 @@ def deploy(swap: str = typer.Option("s3", help="swap store: s3 (a Swift containe
     import threading
 
     logging.basicConfig(level="WARNING")
-    from praas_kit.deploy import docker_deployment
+    from praas_kit.deploy.docker import docker_deployment
 
     def go() -> None:
         with docker_deployment(swap=swap, redis=redis, home=home, idle_seconds=idle_seconds) as cp:
-            typer.echo(json.dumps({"url": cp.url, "token": cp.token, "docs": f"{cp.url}/docs",
-                                   "s3": cp.storage.s3_endpoint, "redis": cp.storage.redis_host}, indent=2))
+            typer.echo(json.dumps({"url": cp.url, "token": cp.token, "docs": f"{cp.url}/docs", "network": cp.network,
+                                   "s3": cp.storage.s3_endpoint, "redis": cp.storage.redis_url}, indent=2))
             typer.echo("connect with: PRAAS_URL=<url> PRAAS_TOKEN=<token> praas apps list   (Ctrl-C stops all)")
             done = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -104,12 +116,12 @@ def deploy(swap: str = typer.Option("s3", help="swap store: s3 (a Swift containe
 @app.command()
 def info(url: str | None = Url, token: str | None = Token) -> None:
     """Show the control plane's URL, health, OpenAPI document and where the token lives."""
-    from praas_kit.control.config import default_home
+    from praas_kit.home import TOKEN_FILE, default_home
 
     def go() -> None:
         with _client(url, token) as cp:
             _out({"url": cp.url, "health": cp.healthz(), "openapi": cp.openapi_url(), "docs": f"{cp.url}/docs",
-                  "token_file": str(default_home() / "token")})
+                  "token_file": str(default_home() / TOKEN_FILE)})
 
     _run(go)
 
@@ -121,20 +133,20 @@ def app_create(name: str, code: Path | None = typer.Option(None, help="module (.
                workers: int | None = typer.Option(None, help="function workers per process"),
                url: str | None = Url, token: str | None = Token) -> None:
     """Create an application."""
-    _run(lambda: _out(_client(url, token).create_application(
-        name, code=code, image=image, vcpus=vcpus, memory_mb=memory_mb, function_workers=workers).describe()))
+    _run(lambda: _out(asdict(_client(url, token).create_application(
+        name, code=code, image=image, vcpus=vcpus, memory_mb=memory_mb, function_workers=workers).describe())))
 
 
 @apps_cli.command("list")
 def app_list(url: str | None = Url, token: str | None = Token) -> None:
     """List applications."""
-    _run(lambda: _out(_client(url, token).applications()))
+    _run(lambda: _out([asdict(a) for a in _client(url, token).applications()]))
 
 
 @apps_cli.command("show")
 def app_show(name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Describe an application."""
-    _run(lambda: _out(_client(url, token).application(name).describe()))
+    _run(lambda: _out(asdict(_client(url, token).application(name).describe())))
 
 
 @apps_cli.command("delete")
@@ -147,31 +159,38 @@ def app_delete(name: str, url: str | None = Url, token: str | None = Token) -> N
 def proc_create(app_name: str, name: str, vcpus: float | None = None, memory_mb: int | None = None,
                 url: str | None = Url, token: str | None = Token) -> None:
     """Create a process (waits until it is ALLOCATED)."""
-    _run(lambda: _out(_client(url, token).application(app_name).create_process(name, vcpus, memory_mb).info))
+    _run(lambda: _out(asdict(_client(url, token).application(app_name).create_process(name, vcpus, memory_mb).info)))
 
 
 @procs_cli.command("list")
 def proc_list(app_name: str, url: str | None = Url, token: str | None = Token) -> None:
-    """List an application's processes."""
-    _run(lambda: _out(_client(url, token).application(app_name).processes()))
+    """List an application's processes, grouped as active, swapped and inactive."""
+
+    def go() -> None:
+        listing: dict[str, list[Any]] = {"active": [], "swapped": [], "inactive": []}
+        for p in _client(url, token).application(app_name).processes():
+            listing[p.view].append(asdict(p))
+        _out(listing)
+
+    _run(go)
 
 
 @procs_cli.command("show")
 def proc_show(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Describe a process (status, address, metrics, snapshots)."""
-    _run(lambda: _out(_client(url, token).application(app_name).process(name).info))
+    _run(lambda: _out(asdict(_client(url, token).application(app_name).process(name).info)))
 
 
 @procs_cli.command("swap")
 def proc_swap(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Swap a process out to the swap store."""
-    _run(lambda: _out(_client(url, token).application(app_name).process(name).swap()))
+    _run(lambda: _out(asdict(_client(url, token).application(app_name).process(name).swap())))
 
 
 @procs_cli.command("swapin")
 def proc_swapin(app_name: str, name: str, url: str | None = Url, token: str | None = Token) -> None:
     """Swap a process in from its newest snapshot."""
-    _run(lambda: _out(_client(url, token).application(app_name).swapin(name).info))
+    _run(lambda: _out(asdict(_client(url, token).application(app_name).swapin(name).info)))
 
 
 @procs_cli.command("stop")
@@ -186,17 +205,34 @@ def proc_delete(app_name: str, name: str, url: str | None = Url, token: str | No
     _run(lambda: _client(url, token).application(app_name).delete_process(name))
 
 
+def check_json_payload(data: bytes) -> None:
+    """Refuse a payload that looks like JSON (starts with ``{`` or ``[``) but does not parse."""
+    head = data.lstrip()[:1]
+    if head in (b"{", b"["):
+        try:
+            json.loads(data)
+        except ValueError as exc:
+            raise InvalidArgument(f"the payload looks like JSON but is not valid JSON ({exc}); fix it, or pass "
+                                  "--raw to send it as it is") from None
+
+
 @app.command()
 def invoke(app_name: str, function: str,
            data: str = typer.Argument("", help="payload; '-' reads standard input, '@file' reads a file"),
            process: str | None = typer.Option(None, "--process", "-p", help="sticky: run in this process"),
            direct: bool = typer.Option(False, help="invoke the process directly over the data plane"),
+           raw: bool = typer.Option(False, help="send the payload as it is, without checking JSON-looking text"),
            url: str | None = Url, token: str | None = Token) -> None:
     """Invoke a function and print its result."""
-    payload = sys.stdin.buffer.read() if data == "-" else Path(data[1:]).read_bytes() if data.startswith("@") \
-        else data.encode()
 
     def go() -> None:
+        try:
+            payload = sys.stdin.buffer.read() if data == "-" else Path(data[1:]).read_bytes() \
+                if data.startswith("@") else data.encode()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read the payload: {exc}") from None
+        if not raw:
+            check_json_payload(payload)
         a = _client(url, token).application(app_name)
         if direct:
             if not process:
@@ -212,34 +248,57 @@ def invoke(app_name: str, function: str,
 
 
 @images_cli.command("build")
-def images_build(only: list[str] | None = typer.Option(None, "--only", help="build just these images"),
+def images_build(only: list[str] | None = typer.Option(None, "--only", help="build just these images (and their "
+                                                                              "parents); repeat the option"),
                  force: bool = typer.Option(False, help="rebuild even if up to date"),
-                 base: str | None = typer.Option(None, help="base image (default: public, else offline)")) -> None:
+                 no_cache: bool = typer.Option(False, help="do not use Docker's layer cache"),
+                 base: str | None = typer.Option(None, help="base image (default: praas-base:local, a public "
+                                                            "python image, else one built offline)"),
+                 progress: bool = typer.Option(True, help="show a progress bar")) -> None:
     """Build the container images (skips those up to date)."""
-    from praas_kit import images
+    logging.basicConfig(level="WARNING")
+    from praas_kit.tools.images import build_images, format_results
 
-    def go() -> None:
-        for r in images.build_images(only or None, base=base, force=force):
-            typer.echo(f"{r.name:22s} {'built' if r.built else 'up to date':10s} {r.seconds:7.1f} s "
-                       f"{r.size_bytes / 1e6:8.1f} MB")
+    _run(lambda: typer.echo(format_results(build_images(only or None, base=base, force=force, progress=progress,
+                                                        no_cache=no_cache))))
 
-    _run(go)
+
+@images_cli.command("list")
+def images_list() -> None:
+    """List the images and what each is built on."""
+    from praas_kit.tools.images import IMAGES
+
+    for spec in IMAGES:
+        typer.echo(f"{spec.ref:28} {spec.dockerfile:26} on {spec.parent or 'the base image'}")
 
 
 @app.command()
 def bench(quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
-          out: Path = typer.Option(Path("results"), help="directory for CSV + metadata"),
+          out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
+                                                     "--quick, results for --full)"),
           backend: str = typer.Option("local", help="local or docker")) -> None:
-    """Run the runtime micro-benchmarks and save CSV + metadata (the kit's main job)."""
+    """Run the runtime micro-benchmarks and save CSV + metadata; print each figure with its target."""
     logging.basicConfig(level="WARNING")
-    if backend == "docker":
-        from praas_kit.bench.docker import run_docker_benchmarks
+    target = out or (Path("results") / "quick" if quick else Path("results"))
 
-        _run(lambda: run_docker_benchmarks(out, quick=quick))
-    else:
-        from praas_kit.bench.core import run_core_benchmarks
+    def go() -> None:
+        from praas_kit.bench.common import format_figures
+        from praas_kit.bench.core import summarise
 
-        _run(lambda: run_core_benchmarks(out, quick=quick, backend=backend))
+        if backend == "docker":
+            from praas_kit.bench.docker import run_docker_benchmarks
+
+            run = run_docker_benchmarks(target, quick=quick)
+        elif backend == "local":
+            from praas_kit.bench.core import run_core_benchmarks
+
+            run = run_core_benchmarks(target, quick=quick)
+        else:
+            raise InvalidArgument(f"unknown backend {backend!r} for the benchmarks: local or docker")
+        typer.echo(format_figures(summarise(run.rows)))
+        typer.echo(f"\nresults: {run.csv} (one line per sample) and {run.meta} (provenance and medians)")
+
+    _run(go)
 
 
 def main() -> None:

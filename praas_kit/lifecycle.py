@@ -5,7 +5,8 @@
 Two recovery edges complete the machine: an aborted swap-out returns to ``ALLOCATED``
 (nothing was written), and a ``FAILED`` process can be swapped in from its last snapshot.
 The control plane asks :func:`transition` and executes what it returns; it never sets a
-status by hand.
+status by hand. The named sets below (:data:`LIVE`, :data:`DELETABLE`, ...) and :func:`view` are the
+only place that groups states: every other module asks them instead of comparing strings.
 """
 
 from __future__ import annotations
@@ -45,6 +46,17 @@ S = Status
 E = Event
 
 LIVE = frozenset({S.ALLOCATING, S.ALLOCATED, S.SWAPPING_OUT, S.SWAPPING_IN, S.CLOSING})
+"""A runtime exists (or is being started) for the process."""
+STARTING = frozenset({S.ALLOCATING, S.SWAPPING_IN})
+"""A runtime is being started and has not connected yet."""
+DELETABLE = frozenset({S.CLOSED, S.SWAPPED_OUT, S.FAILED})
+"""No runtime runs: the record and its snapshots may be deleted."""
+RESUMABLE = frozenset({S.SWAPPED_OUT, S.FAILED})
+"""A swap-in (or an invocation through the control plane) brings the process back."""
+AWAITING_EXIT = frozenset({S.SWAPPING_OUT, S.CLOSING})
+"""The runtime was asked to exit (its confirmation may still be on the way when it does)."""
+EXPECTED_EXIT = frozenset({S.CLOSING, S.CLOSED, S.SWAPPED_OUT})
+"""A runtime that exits in these states ended as asked; in SWAPPING_OUT only once its snapshot is confirmed."""
 
 _TABLE: dict[tuple[Status, Event], Status] = {
     (S.ALLOCATING, E.ALLOCATED): S.ALLOCATED,
@@ -76,3 +88,18 @@ def transition(current: Status, event: Event) -> Status:
 def allowed(current: Status, event: Event) -> bool:
     """Whether ``event`` is legal in ``current``."""
     return (Status(current), Event(event)) in _TABLE
+
+
+def view(status: Status) -> str:
+    """How listings group a status: ``"swapped"`` (SWAPPED_OUT), ``"inactive"`` (CLOSED, FAILED) or
+    ``"active"`` (running, or changing state)."""
+    s = Status(status)
+    if s == S.SWAPPED_OUT:
+        return "swapped"
+    if s in (S.CLOSED, S.FAILED):
+        return "inactive"
+    return "active"
+
+
+__all__ = ["Status", "Event", "LIVE", "STARTING", "DELETABLE", "RESUMABLE", "AWAITING_EXIT", "EXPECTED_EXIT",
+           "transition", "allowed", "view"]

@@ -25,7 +25,7 @@ type        fields                                       meaning
 ``hello``   ``app``, ``proc``, ``secret``, ``addr``      process -> control plane: ready
 ``world``   ``procs`` dict                               control plane -> process: the peers
 ``metrics`` ``inv`` int, ``busy`` float, ``last`` float,  process -> control plane, periodic
-            ``inflight`` int
+            ``inflight`` int, [``rss`` int]
 ``fwd``     ``dst``, ``src``, ``ep``, ``key``, ``seq``     process -> control plane: deliver or hold a
                                                          message; acknowledged with ``ack``
 ``swap``    ``rid`` str, ``snapshot`` str, [``idle``]      control plane -> process: swap out

@@ -3,7 +3,7 @@
 #   1. install system packages (Docker engine, Compose, Redis, Swift S3, mmdebstrap),
 #   2. create .venv with the test extras,
 #   3. start the Docker engine and build the images from scratch (offline base if no registry),
-#   4. ruff, then pytest on every backend with PRAAS_REQUIRE_ALL=1 (a skipped test fails the run),
+#   4. ruff and mypy, then pytest on every backend with PRAAS_REQUIRE_ALL=1 (a skipped test fails the run),
 #   5. stop what it started (containers, networks, the engine) also when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +32,11 @@ fi
 log "docker engine"
 bash scripts/dockerd.sh start
 log "images"
-.venv/bin/praas images build
+.venv/bin/praas images build --no-progress
 log "ruff"
 .venv/bin/ruff check praas_kit tests
+log "mypy"
+.venv/bin/mypy
 log "pytest"
 export PRAAS_REQUIRE_ALL=1
 .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment in .venv and install praas-kit into it.
-#   scripts/venv.sh            runtime only
+#   scripts/venv.sh            runtime (with the Docker SDK)
 #   scripts/venv.sh test       with the test, docker and baseline extras
-# Prints nothing but progress lines; safe to run again.
+# Prints progress lines only (pip's own output goes to .venv/pip.log, shown if pip fails); safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras=${1:-}
@@ -21,10 +21,14 @@ if [[ ! -x .venv/bin/python ]]; then
     fi
   fi
 fi
+pip_quiet() {
+  if ! .venv/bin/python -m pip --disable-pip-version-check "$@" >.venv/pip.log 2>&1; then
+    log "pip $* failed:" >&2
+    tail -n 30 .venv/pip.log >&2
+    exit 1
+  fi
+}
 log "installing praas-kit${extras:+[$extras]} into .venv"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-if [[ -n $extras ]]; then
-  .venv/bin/python -m pip install -q -e ".[$extras]"
-else
-  .venv/bin/python -m pip install -q -e .
-fi
+pip_quiet install -q --upgrade pip
+pip_quiet install -q -e ".${extras:+[$extras]}"
+log "done: run commands as .venv/bin/praas ..., or activate the environment first: source .venv/bin/activate"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 APP_CODE = Path(__file__).parent / "apps" / "testapp.py"
-BACKENDS = ["local", "docker"]
+BACKENDS = ["local", "docker"]  # the backends the integration suite and the contract suite run on
 
 
 def require(ok: bool, reason: str) -> None:
@@ -45,22 +45,24 @@ def unique(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def _docker_ready() -> None:
+    from praas_kit import image_names
+
+    require(docker_available(), "no Docker engine")
+    require(docker_image_exists(image_names.PROCESS), f"image {image_names.PROCESS} not built (praas images build)")
+
+
+#: what each backend needs on the machine (a check that skips, or fails in CI, when it is missing)
+BACKEND_NEEDS = {"local": lambda: None, "docker": _docker_ready}
+
+
 def make_plane(backend: str, home: Path, **options):
     """An embedded control plane on ``backend`` (a client that owns it)."""
-    import praas_kit
     from praas_kit.control.config import ControlPlaneConfig
-    from praas_kit.control.server import ControlPlane
-    from praas_kit.sdk.embedded import EmbeddedClient
+    from praas_kit.deploy.local import start_embedded
 
-    if backend == "local":
-        return praas_kit.local(home=home, **options)
-    require(docker_available(), "no Docker engine")
-    require(docker_image_exists("praas-process:latest"), "image praas-process:latest not built (praas images build)")
-    cfg = ControlPlaneConfig(home=home, port=0, backend="docker")
-    cfg.backend_options = {"swap_root": str(home / "swaps")}
-    for k, v in options.items():
-        setattr(cfg, k, v)
-    return EmbeddedClient(ControlPlane(cfg).start(), None)
+    BACKEND_NEEDS[backend]()
+    return start_embedded(ControlPlaneConfig(home=home, port=0, backend=backend).with_options(**options))
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -81,14 +83,11 @@ def app(plane) -> Iterator:
     """A fresh application with the test code; its processes are deleted afterwards."""
     a = plane.create_application(unique("app"), code=APP_CODE)
     yield a
-    for group in a.processes().values():
-        if not isinstance(group, list):
-            continue
-        for p in group:
-            try:
-                a.delete_process(p["name"])
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
+    for p in a.processes():
+        try:
+            a.delete_process(p.name)
+        except Exception:  # noqa: BLE001 - best-effort cleanup
+            pass
     try:
         a.delete()
     except Exception:  # noqa: BLE001

@@ -76,7 +76,7 @@ def test_lab_control_plane_runs_processes_in_containers(lab):
         p = app.create_process("alice", vcpus=0.5, memory_mb=256)
         assert app.invoke("add", {"n": 2}, process="alice").json() == {"total": 2}
         report = p.swap()  # to the compose S3 server (Swift)
-        assert report["bytes"] > 0
+        assert report.bytes > 0
         r = app.invoke("add", {"n": 3}, process="alice")  # swaps alice back in from S3
         assert r.json() == {"total": 5}
         app.delete_process("alice")
@@ -89,9 +89,9 @@ def test_lab_jupyter_and_storage_answer(lab):
     import redis
 
     assert redis.Redis(host="127.0.0.1", port=6379).ping()
-    from praas_kit.services.swift_s3 import make_s3_client
+    from praas_kit.storage.s3 import make_client
 
-    s3 = make_s3_client("http://127.0.0.1:9000")
+    s3 = make_client("http://127.0.0.1:9000", "test:tester", "testing")
     s3.create_bucket(Bucket="smoke")
     s3.put_object(Bucket="smoke", Key="k", Body=b"v")
     assert s3.get_object(Bucket="smoke", Key="k")["Body"].read() == b"v"

@@ -21,7 +21,7 @@ def process_address(tmp_path_factory):
     d = tmp_path_factory.mktemp("proc")
     env = dict(os.environ, PRAAS_APP="fuzz", PRAAS_PROCESS="p", PRAAS_CODE=str(APP_CODE),
                PRAAS_STATE_DIR=str(d / "state"), PRAAS_MAX_PAYLOAD=str(1 << 20), PRAAS_LOG_LEVEL="ERROR")
-    from praas_kit.control.server import free_port
+    from praas_kit._net import free_port
 
     port = free_port()
     env["PRAAS_BIND"] = f"tcp://127.0.0.1:{port}"

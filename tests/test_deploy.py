@@ -23,11 +23,23 @@ def deployment(tmp_path_factory):
         require(docker_image_exists(image), f"image {image} not built (praas images build)")
     with praas_kit.docker_deployment(swap="s3", home=tmp_path_factory.mktemp("deploy"),
                                      s3_options={"read_timeout": 5, "max_attempts": 1}) as cp:
+        network = cp.network
         yield cp
     import docker
 
     client = docker.from_env()
     assert client.containers.list(all=True, filters={"label": "praas-kit.deployment"}) == []
+    assert [n for n in client.networks.list(names=[network]) if n.name == network] == []  # its own, removed
+
+
+def test_bad_option_is_refused_before_anything_starts(tmp_path):
+    import docker
+
+    client = docker.from_env()
+    before = {n.name for n in client.networks.list()}
+    with pytest.raises(praas_kit.InvalidArgument, match="unknown control-plane option 'idle_secs'"):
+        praas_kit.docker_deployment(idle_secs=3)
+    assert {n.name for n in client.networks.list()} == before
 
 
 def wait_for(pred, timeout=15.0):
@@ -60,7 +72,7 @@ def test_swap_to_s3_restores_state_files_and_messages(deployment):
     a.invoke("send", {"to": "b", "key": "m", "values": ["pending"]})
     time.sleep(0.3)
     report = b.swap()
-    assert report["bytes"] > 0
+    assert report.bytes > 0
     assert deployment.controller.store.spec()["kind"] == "s3"
     a.invoke("send", {"to": "b", "key": "m", "values": ["while-swapped"]})
     b = app.swapin("b")
@@ -110,7 +122,7 @@ def test_s3_server_stopped_during_swap_out(deployment):
     first = deployment.controller.store.latest("s3down", "p")
     p = app.swapin("p")
     p.invoke("big_state", {"key": "big", "kib": 200 * 1024})  # 200 MiB: the upload takes a while
-    s3 = next(c for c in deployment._containers if c.name.startswith("praas-s3-"))
+    s3 = next(c for c in deployment.containers if c.name.startswith("praas-s3-"))
     result: list[object] = []
     t = threading.Thread(target=lambda: result.append(_swap(p)))
     t.start()

@@ -23,6 +23,8 @@ from conftest import require
 from praas_kit import wire
 from praas_kit.backends.base import ProcessSpec
 from praas_kit.errors import BackendError, PraasError
+from praas_kit.process.config import ProcessConfig
+from praas_kit.storage.directory import DirectoryStore
 
 try:
     import docker
@@ -118,9 +120,16 @@ def assert_clean(engine: Any, owner: str, network: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------- the backend alone
-def test_backend_starts_runtime_that_connects_and_answers(engine: Any, network_name: str, app_file: Path) -> None:
+# (what every backend must do is in test_backend_contract.py; these are the docker backend's own promises)
+def _spec(app: str, proc: str, code: Path | None = None, control: str | None = None, secret: str = "",
+          vcpus: float = 0.5, memory_mb: int = 128) -> ProcessSpec:
+    cfg = ProcessConfig(app=app, proc=proc, control=control, secret=secret)
+    return ProcessSpec(app, proc, uuid.uuid4().hex[:12], vcpus, memory_mb, cfg, code=str(code) if code else None)
+
+
+def test_container_identity_network_and_labels(engine: Any, network_name: str, app_file: Path) -> None:
     from praas_kit.backends.docker import DockerBackend
-    from praas_kit.control.ctl import ControlServer
+    from praas_kit.control.transport import RouterThread
     from praas_kit.sdk.dataplane import DataPlaneClient
 
     backend = DockerBackend(network=network_name)
@@ -130,81 +139,33 @@ def test_backend_starts_runtime_that_connects_and_answers(engine: Any, network_n
         if hdr["t"] == "hello" and not hello.done():
             hello.set_result((ident, hdr))
 
-    ctl = ControlServer(backend.control_bind, on_frame)
-    exits: list[int] = []
-    exited = threading.Event()
-
-    def on_exit(code: int) -> None:
-        exits.append(code)
-        exited.set()
-
+    ctl = RouterThread(backend.control_bind, on_frame)
     dp = DataPlaneClient()
     try:
         gateway = engine.networks.get(network_name).attrs["IPAM"]["Config"][0]["Gateway"]
-        assert backend.control_host() == gateway == backend.control_bind  # bound on the bridge only
-        env = {"PRAAS_APP": "tiny", "PRAAS_PROCESS": "p1", "PRAAS_SECRET": "s3cret",
-               "PRAAS_CONTROL": f"tcp://{backend.control_host()}:{ctl.port}", "PRAAS_PARENT_PID": "1"}
-        spec = ProcessSpec("tiny", "p1", uuid.uuid4().hex[:12], 0.5, 128, code=str(app_file), env=env)
-        handle = backend.start(spec, on_exit)
+        assert backend.control_host == gateway == backend.control_bind  # bound on the bridge only
+        spec = _spec("tiny", "p1", app_file, f"tcp://{backend.control_host}:{ctl.port}", "s3cret")
+        handle = backend.start(spec, lambda code: None)
         ident, hdr = hello.result(timeout=30)
-        assert (hdr["app"], hdr["proc"], hdr["secret"]) == ("tiny", "p1", "s3cret")
         info = backend.inspect(handle)
         ip = info["networks"][network_name]
         assert hdr["addr"] == f"tcp://{ip}:8000"  # the runtime advertises its container IP
         assert info["name"] == f"praas-tiny-p1-{spec.incarnation}"
-        assert dp.invoke(hdr["addr"], "echo", b"ping", timeout=10).payload == b"ping"
         who = dp.invoke(hdr["addr"], "whoami", b"", timeout=10).json()
         assert who["uid"] == 10001 and who["gid"] == 10001 and who["state_dir"] == "/state"
         labels = engine.containers.get(handle["container"]).labels
         assert labels["praas-kit"] == "1" and labels["praas-kit.app"] == "tiny"
         assert labels["praas-kit.process"] == "p1" and labels["praas-kit.incarnation"] == spec.incarnation
         assert labels["praas-kit.owner"] == backend.owner
-        env_seen = engine.containers.get(handle["container"]).attrs["Config"]["Env"]
-        assert not any(e.startswith("PRAAS_PARENT_PID=") for e in env_seen)
-        assert "praas_kit.process" in backend.logs(handle)  # the runtime's own log lines
-
-        ctl.send(ident, [wire.header("stop", rid="r1"), b""])  # a clean exit
+        assert not any(e.startswith("PRAAS_PARENT_PID=") for e in info["env"])
+        ctl.send(ident, [wire.header("stop", rid="r1"), b""])
         backend.stop(handle, grace=10)
-        assert exited.wait(10)
-        time.sleep(0.3)
-        assert exits == [0]  # exactly once
         with pytest.raises(docker.errors.NotFound):
             engine.containers.get(handle["container"])
-        backend.stop(handle)  # idempotent
-        backend.kill(handle)
     finally:
         dp.close()
         ctl.close()
         backend.close()
-    assert exits == [0]
-    assert_clean(engine, backend.owner, network_name)
-
-
-def test_kill_reports_exit_once_and_close_cleans_up(engine: Any, network_name: str, app_file: Path) -> None:
-    from praas_kit.backends.docker import DockerBackend
-
-    backend = DockerBackend(network=network_name)
-    calls: dict[str, list[int]] = {"a": [], "b": []}
-    try:
-        handles = {}
-        for name in ("a", "b"):
-            spec = ProcessSpec("tiny", name, uuid.uuid4().hex[:12], 0.25, 64, code=str(app_file),
-                               env={"PRAAS_APP": "tiny", "PRAAS_PROCESS": name})  # no control plane: it waits
-            handles[name] = backend.start(spec, calls[name].append)
-        time.sleep(1.0)
-        backend.kill(handles["a"])  # SIGKILL
-        deadline = time.monotonic() + 10
-        while not calls["a"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert calls["a"] == [137]
-        assert "a" in backend.inspect(handles["a"])["name"]  # killed, not yet removed: log still readable
-        backend.stop(handles["a"], grace=0)
-        assert calls["b"] == []
-    finally:
-        backend.close()  # removes "b", whose exit is then reported once too
-    time.sleep(0.3)
-    assert calls["a"] == [137]
-    assert len(calls["b"]) == 1
     assert_clean(engine, backend.owner, network_name)
 
 
@@ -215,11 +176,9 @@ def test_exit_reported_once_across_an_event_stream_break(engine: Any, network_na
     backend = DockerBackend(network=network_name)
     calls: list[int] = []
     try:
-        spec = ProcessSpec("tiny", "q", uuid.uuid4().hex[:12], 0.25, 64, code=str(app_file),
-                           env={"PRAAS_APP": "tiny", "PRAAS_PROCESS": "q"})
-        handle = backend.start(spec, calls.append)
+        handle = backend.start(_spec("tiny", "q", app_file, vcpus=0.25, memory_mb=64), calls.append)
         time.sleep(0.5)
-        backend._events.close()  # the watcher re-subscribes (replaying recent events) and reconciles
+        backend.exits._events.close()  # the watcher re-subscribes (replaying recent events) and reconciles
         backend.kill(handle)
         deadline = time.monotonic() + 15
         while not calls and time.monotonic() < deadline:
@@ -237,35 +196,36 @@ def test_missing_image_and_unreachable_engine(engine: Any, network_name: str) ->
     from praas_kit.backends.docker import DockerBackend
 
     t0 = time.monotonic()
-    with pytest.raises(BackendError, match="unreachable"):
+    with pytest.raises(BackendError, match="does not answer"):
         DockerBackend(network=network_name, base_url="unix:///nonexistent/docker.sock", timeout=3)
     assert time.monotonic() - t0 < 10
 
     backend = DockerBackend(network=network_name, image="praas-no-such-image:latest")
     try:
-        spec = ProcessSpec("tiny", "p", uuid.uuid4().hex[:12], 1.0, 128, env={"PRAAS_APP": "tiny",
-                                                                              "PRAAS_PROCESS": "p"})
         with pytest.raises(BackendError) as err:
-            backend.start(spec, lambda code: None)
+            backend.start(_spec("tiny", "p"), lambda code: None)
         assert "praas-no-such-image:latest" in err.value.message and "praas images build" in err.value.message
     finally:
         backend.close()
     assert_clean(engine, backend.owner, network_name)
 
 
-def test_store_spec_rewriting(engine: Any, network_name: str, tmp_path: Path) -> None:
-    from praas_kit.backends.docker import DockerBackend
+def test_stores_say_what_they_need_in_a_container(engine: Any, network_name: str, tmp_path: Path) -> None:
+    """A store's container view: an S3 endpoint on the host's loopback becomes the bridge gateway, another
+    host name stays; a directory store is bind-mounted at the same path, writable for the container user."""
+    from praas_kit.backends.docker import DockerBackend, _ContainerStoreHost
+    from praas_kit.storage.faulty import FaultyStore
+    from praas_kit.storage.s3 import S3Store
 
     backend = DockerBackend(network=network_name)
     try:
         volumes: dict[str, dict[str, str]] = {}
-        s3 = backend._rewrite_store({"kind": "s3", "endpoint": "http://127.0.0.1:9000", "bucket": "b"}, volumes)
+        host = _ContainerStoreHost(backend, volumes)
+        s3 = S3Store("http://127.0.0.1:9000", "b", "key", "secret").container_view(host)
         assert s3["endpoint"] == f"http://{backend.gateway}:9000" and volumes == {}
-        other = backend._rewrite_store({"kind": "s3", "endpoint": "http://s3:9000", "bucket": "b"}, volumes)
-        assert other["endpoint"] == "http://s3:9000"
+        assert S3Store("http://s3:9000", "b").container_view(host)["endpoint"] == "http://s3:9000"
         root = tmp_path / "swaps"
-        faulty = backend._rewrite_store({"kind": "faulty", "inner": {"kind": "dir", "root": str(root)},
-                                         "fail_after": 1}, volumes)
+        faulty = FaultyStore(DirectoryStore(root), 1, None).container_view(host)
         assert faulty["inner"]["root"] == str(root.resolve())
         assert volumes == {str(root.resolve()): {"bind": str(root.resolve()), "mode": "rw"}}
         assert root.stat().st_uid == 10001 or os.geteuid() != 0
@@ -275,25 +235,24 @@ def test_store_spec_rewriting(engine: Any, network_name: str, tmp_path: Path) ->
 
 
 # ---------------------------------------------------------------------------------------- through the control plane
+def _plane(home: Path, network_name: str, **options: Any) -> Any:
+    from praas_kit.control.config import ControlPlaneConfig
+    from praas_kit.deploy.local import start_embedded
+
+    options.setdefault("backend_options", {"network": network_name})
+    return start_embedded(ControlPlaneConfig(home=home, port=0, backend="docker").with_options(**options), home)
+
+
 @pytest.fixture
 def docker_plane(engine: Any, network_name: str) -> Iterator[Any]:
-    """An embedded control plane with the docker backend; yields ``(client, plane)``."""
-    from praas_kit.control.config import ControlPlaneConfig
-    from praas_kit.control.server import ControlPlane
-    from praas_kit.sdk.client import ControlPlaneClient
-
-    home = Path(tempfile.mkdtemp(prefix="praas-dockertest-"))
-    cfg = ControlPlaneConfig(home=home, port=0, backend="docker", backend_options={"network": network_name},
-                             create_timeout=60, invoke_timeout=60)
-    p = ControlPlane(cfg).start()
-    owner = p.controller.backend.owner
-    client = ControlPlaneClient(p.url, p.token)
+    """An embedded control plane with the docker backend; yields ``(client, plane)`` (one object, twice)."""
+    cp = _plane(Path(tempfile.mkdtemp(prefix="praas-dockertest-")), network_name, create_timeout=60,
+                invoke_timeout=60)
+    owner = cp.controller.backend.owner
     try:
-        yield client, p
+        yield cp, cp
     finally:
-        client.close()
-        p.close()
-        shutil.rmtree(home, ignore_errors=True)
+        cp.close()
         assert_clean(engine, owner, network_name)
 
 
@@ -342,8 +301,8 @@ def test_package_code_and_swap_round_trip(docker_plane: Any, engine: Any, tmp_pa
     data = os.urandom(10 * MiB)
     assert proc.invoke("put", data).json() == len(data)
     report = proc.swap()
-    assert report["bytes"] >= len(data)
-    assert p.controller.store.latest("pkg", "alice") == report["snapshot"]
+    assert report.bytes >= len(data)
+    assert p.controller.store.latest("pkg", "alice") == report.snapshot
     proc = app.swapin("alice")
     assert proc.invoke("get", b"").payload == data
     assert proc.invoke("read_file", b"").text == "kept across swaps"
@@ -355,21 +314,14 @@ def test_package_code_and_swap_round_trip(docker_plane: Any, engine: Any, tmp_pa
 def test_code_copied_into_container(engine: Any, network_name: str, tmp_path: Path) -> None:
     """``code_transfer="copy"`` (the default when the control plane runs in a container): no bind mount,
     a read-only copy of the package in /code."""
-    from praas_kit.control.config import ControlPlaneConfig
-    from praas_kit.control.server import ControlPlane
-    from praas_kit.sdk.client import ControlPlaneClient
-
     pkg = tmp_path / "copiedpkg"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text(APP_CODE + "\nfrom copiedpkg.sub import helper  # noqa\n")
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "sub" / "helper.py").write_text("X = 1\n")
-    home = Path(tempfile.mkdtemp(prefix="praas-dockertest-"))
-    cfg = ControlPlaneConfig(home=home, port=0, backend="docker",
-                             backend_options={"network": network_name, "code_transfer": "copy"})
-    p = ControlPlane(cfg).start()
+    cp = p = _plane(Path(tempfile.mkdtemp(prefix="praas-dockertest-")), network_name,
+                    backend_options={"network": network_name, "code_transfer": "copy"})
     owner = p.controller.backend.owner
-    cp = ControlPlaneClient(p.url, p.token)
     try:
         app = cp.create_application("copied", code=str(pkg))
         proc = app.create_process("p1", vcpus=0.5, memory_mb=128)
@@ -383,8 +335,6 @@ def test_code_copied_into_container(engine: Any, network_name: str, tmp_path: Pa
         app.delete()
     finally:
         cp.close()
-        p.close()
-        shutil.rmtree(home, ignore_errors=True)
     assert_clean(engine, owner, network_name)
 
 
@@ -414,7 +364,7 @@ def test_docker_kill_mid_invocation_fails_the_call_and_process(docker_plane: Any
     for t in threads:
         t.start()
     deadline = time.monotonic() + 10
-    while (proc.refresh().info.get("metrics") or {}).get("inflight", 0) < 2 and time.monotonic() < deadline:
+    while (proc.refresh().info.metrics.inflight if proc.info.metrics else 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     container.kill()  # the same as `docker kill`: SIGKILL from outside the control plane
     for t in threads:
@@ -426,7 +376,7 @@ def test_docker_kill_mid_invocation_fails_the_call_and_process(docker_plane: Any
     while proc.refresh().status != "FAILED" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert proc.status == "FAILED"
-    assert "137" in proc.info.get("error", "")
+    assert "137" in (proc.info.error or "")
     # the failed process comes back from its last snapshot
     proc = app.swapin("victim")
     assert proc.invoke("get", b"").payload == b"before the crash"
@@ -441,26 +391,21 @@ def test_swap_to_s3_from_containers(engine: Any, network_name: str, app_file: Pa
     it to the bridge gateway for the containers."""
     require(all(shutil.which(n) or Path("/usr/bin", n).exists() for n in ("swift-proxy-server", "memcached")),
             "OpenStack Swift is not installed (scripts/install-system.sh)")
-    from praas_kit.control.config import ControlPlaneConfig
-    from praas_kit.control.server import ControlPlane
-    from praas_kit.sdk.client import ControlPlaneClient
-    from praas_kit.services import SwiftS3Server
+    from praas_kit.tools.services import SwiftS3Server
 
-    home = Path(tempfile.mkdtemp(prefix="praas-dockertest-"))
     with SwiftS3Server(host="0.0.0.0") as s3:
         spec = {"kind": "s3", "endpoint": s3.endpoint, "bucket": "swaps", "access_key": s3.access_key,
                 "secret_key": s3.secret_key, "region": s3.region, "prefix": f"{uuid.uuid4().hex[:6]}/"}
-        cfg = ControlPlaneConfig(home=home, port=0, backend="docker", backend_options={"network": network_name},
-                                 swap_store=spec, create_timeout=60)
-        p = ControlPlane(cfg).start()
+        cp = p = _plane(Path(tempfile.mkdtemp(prefix="praas-dockertest-")), network_name, swap_store=spec,
+                        create_timeout=60)
         owner = p.controller.backend.owner
-        cp = ControlPlaneClient(p.url, p.token)
         try:
             app = cp.create_application("s3app", code=str(app_file))
             proc = app.create_process("alice", vcpus=1.0, memory_mb=512)
-            env = _container(engine, p, "s3app", "alice").attrs["Config"]["Env"]
-            store_env = next(e for e in env if e.startswith("PRAAS_SWAP_STORE="))
-            assert p.controller.backend.gateway in store_env and "127.0.0.1" not in store_env
+            container = _container(engine, p, "s3app", "alice")
+            # the credentials are neither in the environment nor left in the file the runtime read them from
+            assert not [e for e in container.attrs["Config"]["Env"] if s3.secret_key in e.split("=", 1)[1]]
+            assert container.exec_run(["test", "-e", "/run/praas/store.json"]).exit_code != 0
             data = os.urandom(10 * MiB)
             proc.invoke("put", data)
             t0 = time.perf_counter()
@@ -471,15 +416,13 @@ def test_swap_to_s3_from_containers(engine: Any, network_name: str, app_file: Pa
             swap_in = time.perf_counter() - t0
             assert proc.invoke("get", b"").payload == data
             print(f"\n10 MiB via S3 from a container: swap-out {swap_out:.3f} s (in the process "
-                  f"{report['seconds']:.3f} s), swap-in {swap_in:.3f} s")
-            assert p.controller.store.latest("s3app", "alice") == report["snapshot"]
+                  f"{report.seconds:.3f} s), swap-in {swap_in:.3f} s")
+            assert p.controller.store.latest("s3app", "alice") == report.snapshot
             proc.stop()
             app.delete_process("alice")
             assert p.controller.store.snapshots("s3app", "alice") == []
             app.delete()
         finally:
             cp.close()
-            p.close()
-            shutil.rmtree(home, ignore_errors=True)
     assert_clean(engine, owner, network_name)
 

@@ -23,7 +23,7 @@ def test_quickstart_runs():
 
 
 def test_cli_round_trip(tmp_path):
-    from praas_kit.control.server import free_port
+    from praas_kit._net import free_port
 
     env = dict(os.environ, PRAAS_HOME=str(tmp_path))
     port = free_port()
@@ -55,6 +55,20 @@ def test_cli_round_trip(tmp_path):
         assert [p["name"] for p in listing["active"]] == ["alice"]
         bad = praas("apps", "create", "../x")
         assert bad.returncode == 1 and "InvalidName" in bad.stderr
+        # JSON that does not parse is caught on the client, in one line; nothing is sent
+        bad = praas("invoke", "demo", "add", '{"n":1', "-p", "alice")
+        assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "not valid JSON" in bad.stderr
+        assert json.loads(praas("invoke", "demo", "add", '{"n": 0}', "-p", "alice").stdout) == {"total": 7}
+        # a function's error: one line, the remote traceback only with --verbose
+        err = praas("invoke", "demo", "add", '{"n": "x"}', "-p", "alice")
+        assert err.returncode == 1 and "InvocationError" in err.stderr and "Traceback" not in err.stderr
+        assert "--verbose" in err.stderr
+        err = praas("--verbose", "invoke", "demo", "add", '{"n": "x"}', "-p", "alice")
+        assert err.returncode == 1 and "Traceback" in err.stderr
+        # a stopped process: the message says what to do
+        assert praas("processes", "stop", "demo", "alice").returncode == 0
+        stopped = praas("invoke", "demo", "add", '{"n": 1}', "-p", "alice")
+        assert stopped.returncode == 1 and "is stopped" in stopped.stderr and "create it again" in stopped.stderr
     finally:
         server.terminate()
         server.wait(20)

@@ -28,7 +28,7 @@ def test_create_invoke_and_describe(app):
     assert p.invoke("echo", "text").text == "text"
     assert p.invoke("keys").json() == []
     info = p.refresh().info
-    assert info["vcpus"] == 0.5 and info["memory_mb"] == 256
+    assert info.vcpus == 0.5 and info.memory_mb == 256
 
 
 def test_ring_of_three_passes_a_token(app):
@@ -100,7 +100,7 @@ def test_swap_preserves_state_files_and_messages(app):
     a.invoke("send", {"to": "b", "key": "m", "values": ["before-swap"]})
     time.sleep(0.3)
     report = b.swap()
-    assert report["bytes"] > 0 and report["seconds"] >= 0
+    assert report.bytes > 0 and report.seconds >= 0
     assert app.process("b").status == "SWAPPED_OUT"
     # a message to a swapped-out process is kept and delivered after swap-in
     a.invoke("send", {"to": "b", "key": "m", "values": ["while-swapped"]})
@@ -164,7 +164,7 @@ def test_bad_names_and_duplicates_change_nothing(app, plane):
         app.create_process("dup")
     with pytest.raises(ProcessNotFound):
         app.process("ghost")
-    assert [p["name"] for p in app.processes()["active"]] == ["dup"]
+    assert [p.name for p in app.processes() if p.view == "active"] == ["dup"]
 
 
 def test_illegal_transitions(app):

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def _serve(home: Path, port: int) -> subprocess.Popen:
 
 
 def test_control_plane_restart_keeps_registry(tmp_path):
-    from praas_kit.control.server import free_port
+    from praas_kit._net import free_port
 
     port = free_port()
     server = _serve(tmp_path, port)
@@ -120,13 +121,13 @@ def test_control_plane_restart_keeps_registry(tmp_path):
         server = _serve(tmp_path, port)
         assert wait_for(lambda: _healthy(url), timeout=30)
         cp = praas_kit.connect(url, home=tmp_path)
-        assert [a["name"] for a in cp.applications()] == ["persist"]
+        assert [a.name for a in cp.applications()] == ["persist"]
         app = cp.application("persist")
         listing = app.processes()
-        assert [x["name"] for x in listing["swapped"]] == ["swapped"]
-        assert listing["swapped"][0]["snapshots"]
+        assert [x.name for x in listing if x.view == "swapped"] == ["swapped"]
+        assert [x for x in listing if x.view == "swapped"][0].snapshots
         # the process that ran when the control plane died is FAILED (its runtime exited with it)
-        assert [x["name"] for x in listing["inactive"]] == ["running"] and running_pid
+        assert [x.name for x in listing if x.view == "inactive"] == ["running"] and running_pid
         p = app.swapin("swapped")
         assert p.invoke("get-state", "k").payload == b"survives"
         cp.close()
@@ -183,8 +184,67 @@ def test_stop_discards_swapped_state_and_app_delete_cleans_store(tmp_path):
         assert len(store.snapshots("disc", "p")) == 1
         p = app.swapin("p")
         p.stop()
-        assert store.snapshots("disc", "p") == [] and app.process("p").info["snapshots"] == []
+        assert store.snapshots("disc", "p") == [] and app.process("p").info.snapshots == ()
         with pytest.raises(InvalidState):
             app.swapin("p")  # a stopped process has nothing to swap in
         app.delete()  # only a closed process is left: allowed, and nothing of it stays behind
         assert not (tmp_path / "swaps" / "disc").exists() or not any((tmp_path / "swaps" / "disc").rglob("*"))
+
+
+def test_close_waits_for_exit_handlers(tmp_path):
+    """Closing a control plane while a process is swapping out: the close kills it, and its exit is handled
+    before the registry closes (before the fix, the exit handler could hit the closed registry in a thread of
+    its own, which surfaced as an error in whichever test ran next)."""
+    errors: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        for _ in range(2):
+            with praas_kit.local(home=tmp_path / unique("cp"), drain_timeout=10) as cp:
+                p = cp.create_application("busy", code=APP_CODE).create_process("p")
+                busy = threading.Thread(target=_quietly, args=(partial(p.invoke, "sleep", "3", timeout=10),))
+                busy.start()
+                time.sleep(0.3)
+                swapping = threading.Thread(target=_quietly, args=(p.swap,))  # drains: SWAPPING_OUT for ~3 s
+                swapping.start()
+                assert wait_for(lambda: cp.controller.get_process("busy", "p").status.value == "SWAPPING_OUT")
+            busy.join(15)
+            swapping.join(15)
+            time.sleep(0.3)
+    finally:
+        threading.excepthook = previous
+    assert errors == []
+
+
+def _quietly(fn):
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - the control plane closes under these calls on purpose
+        pass
+
+
+def test_closing_the_client_during_a_direct_call_does_not_crash(tmp_path):
+    """A thread is inside a direct invocation when another thread closes the client: the call ends with
+    InvalidState within a fraction of a second, and the interpreter lives (a ZeroMQ socket closed under the
+    thread using it aborts the whole process)."""
+    with praas_kit.local(home=tmp_path) as cp:
+        p = cp.create_application("dp", code=APP_CODE).create_process("p")
+        outcome: list[BaseException] = []
+        t = threading.Thread(target=lambda: outcome.append(_raises(partial(p.invoke, "sleep", "3", timeout=10))))
+        t.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        cp.data_plane.close()
+        t.join(5)
+        assert time.monotonic() - t0 < 1.0
+        assert len(outcome) == 1 and isinstance(outcome[0], InvalidState)
+        with pytest.raises(InvalidState, match="closed"):
+            p.invoke("echo", b"x")
+
+
+def _raises(fn):
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - returned to the test
+        return exc
+    return None

@@ -1,4 +1,4 @@
-"""The real storage servers of praas_kit.services: Redis and OpenStack Swift with s3api."""
+"""The real storage servers of praas_kit.tools.services: Redis and OpenStack Swift with s3api."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from conftest import require
 
 from praas_kit.errors import BackendError
-from praas_kit.services import RedisServer, SwiftS3Server
-from praas_kit.services import _util as services_util
+from praas_kit.tools.services import RedisServer, SwiftS3Server
+from praas_kit.tools.services import _util as services_util
 
 SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
                   "swift-object-server", "memcached")

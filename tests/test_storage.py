@@ -1,13 +1,13 @@
 """Contract tests of the swap stores: the same tests run against the directory store and the S3 store.
 
 The S3 store runs against a real S3-compatible server, OpenStack Swift with ``s3api``
-(:class:`praas_kit.services.SwiftS3Server`, one per session). Outage tests use two techniques:
+(:class:`praas_kit.tools.services.SwiftS3Server`, one per session). Outage tests use two techniques:
 
 * Swift *stops answering* (its processes are paused with SIGSTOP, then resumed with SIGCONT): the
   server keeps its data, so the previous snapshot is checked after it is back.
 * The endpoint *goes down* (connection refused) and comes back on the same port: moto's
   ``ThreadedMotoServer`` keeps its objects in memory across a stop/start, which
-  :class:`~praas_kit.services.SwiftS3Server` cannot (its data lives in a temporary directory
+  :class:`~praas_kit.tools.services.SwiftS3Server` cannot (its data lives in a temporary directory
   that is removed on stop).
 """
 
@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -28,11 +27,12 @@ from typing import Any
 import pytest
 from conftest import require
 
+from praas_kit._net import free_port
 from praas_kit.errors import InvalidArgument, InvalidName, StorageError
 from praas_kit.process.mailbox import Mailbox
 from praas_kit.process.snapshot import restore_snapshot, write_snapshot
 from praas_kit.process.state import StateStore
-from praas_kit.storage.base import SwapStore, new_snapshot_id, open_store
+from praas_kit.storage import SwapStore, new_snapshot_id, open_store
 from praas_kit.storage.directory import DirectoryStore
 
 SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
@@ -52,19 +52,13 @@ def _have_boto3() -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # ---------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def swift() -> Iterator[Any]:
     """One real Swift S3 server for the whole session."""
     require(_have_boto3(), "boto3 is not installed")
     require(_have(*SWIFT_BINARIES), "OpenStack Swift is not installed (scripts/install-system.sh)")
-    from praas_kit.services import SwiftS3Server
+    from praas_kit.tools.services import SwiftS3Server
 
     with SwiftS3Server() as server:
         yield server
@@ -299,7 +293,7 @@ def test_s3_unreachable_endpoint_fails_fast() -> None:
     require(_have_boto3(), "boto3 is not installed")
     from praas_kit.storage.s3 import S3Store
 
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     st = S3Store(f"http://127.0.0.1:{port}", "bkt", "test:tester", "testing")
     t0 = time.monotonic()
     with pytest.raises(StorageError) as err:
@@ -419,7 +413,7 @@ def moto_server() -> Iterator[tuple[Any, int]]:
     except ImportError:
         moto_server_mod = None
     require(moto_server_mod is not None and _have_boto3(), "moto[server] and boto3 are not installed")
-    port = _free_port()
+    port = free_port()
     servers: list[Any] = []
 
     def start() -> Any:

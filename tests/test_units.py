@@ -20,9 +20,9 @@ from praas_kit.errors import (
     RecvTimeout,
     from_dict,
 )
-from praas_kit.function import ANY, Result, encode_payload, encode_result
 from praas_kit.lifecycle import Event, Status, allowed, transition
-from praas_kit.names import validate_name
+from praas_kit.names import ANY, validate_name
+from praas_kit.payload import Result, encode_payload, encode_result
 from praas_kit.process.mailbox import Mailbox
 from praas_kit.process.state import StateStore
 

@@ -15,11 +15,13 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from praas_kit.backends.base import Backend, ExitCallback, ProcessSpec
+from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
 from praas_kit.errors import BackendError
+from praas_kit.process.config import write_store_file
 
 log = logging.getLogger("praas_kit.backends.local")
 
@@ -36,29 +38,38 @@ class LocalBackend(Backend):
         self.root.mkdir(parents=True, exist_ok=True)
         self.enforce_memory = enforce_memory
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._watchers: list[threading.Thread] = []
         self._lock = threading.Lock()
+
+    @classmethod
+    def create(cls, home: Path, options: Mapping[str, Any]) -> LocalBackend:
+        """Work directories under ``options["root"]``, by default ``<home>/processes``."""
+        opts = dict(options)
+        root = opts.pop("root", None) or home / "processes"
+        try:
+            return cls(root, **opts)
+        except TypeError as exc:
+            raise BackendError(f"bad option for the local backend: {exc}") from None
 
     @property
     def control_bind(self) -> str:
         return "127.0.0.1"
 
+    @property
     def control_host(self) -> str:
         return "127.0.0.1"
 
-    def start(self, spec: ProcessSpec, on_exit: ExitCallback) -> dict[str, Any]:
+    def start(self, spec: ProcessSpec, on_exit: ExitCallback) -> Handle:
         workdir = self.root / spec.app / f"{spec.proc}-{spec.incarnation}"
         (workdir / "state").mkdir(parents=True, exist_ok=True)
+        store_file = None
+        if spec.store is not None:
+            store_file = write_store_file(workdir / "private" / "store.json", spec.store.spec())
+        cfg = spec.config.replace(bind="tcp://127.0.0.1:0", state_dir=workdir / "state", parent_pid=os.getpid(),
+                                  code=spec.code, store_file=store_file)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PRAAS_")}
-        env.update(spec.env)
-        env.update({
-            "PRAAS_BIND": "tcp://127.0.0.1:0",
-            "PRAAS_STATE_DIR": str(workdir / "state"),
-            "PRAAS_PARENT_PID": str(os.getpid()),
-            "MALLOC_ARENA_MAX": "2",
-            "PYTHONUNBUFFERED": "1",
-        })
-        if spec.code:
-            env["PRAAS_CODE"] = spec.code
+        env.update(cfg.to_env())
+        env.update({"MALLOC_ARENA_MAX": "2", "PYTHONUNBUFFERED": "1"})
         limit = (spec.memory_mb + ADDRESS_SPACE_ALLOWANCE_MB) << 20 if self.enforce_memory else None
 
         def preexec() -> None:  # runs in the child before exec
@@ -83,14 +94,17 @@ class LocalBackend(Backend):
                 self._procs.pop(popen.pid, None)
             on_exit(code)
 
-        threading.Thread(target=watch, name=f"watch-{spec.proc}", daemon=True).start()
+        watcher = threading.Thread(target=watch, name=f"watch-{spec.proc}", daemon=True)
+        with self._lock:
+            self._watchers = [t for t in self._watchers if t.is_alive()] + [watcher]
+        watcher.start()
         return {"pid": popen.pid, "workdir": str(workdir), "rlimit_as": limit}
 
-    def _popen(self, handle: dict[str, Any]) -> subprocess.Popen[bytes] | None:
+    def _popen(self, handle: Handle) -> subprocess.Popen[bytes] | None:
         with self._lock:
             return self._procs.get(int(handle.get("pid", -1)))
 
-    def stop(self, handle: dict[str, Any], grace: float = 5.0) -> None:
+    def stop(self, handle: Handle, grace: float = 5.0) -> None:
         popen = self._popen(handle)
         if popen is not None:
             try:
@@ -106,7 +120,7 @@ class LocalBackend(Backend):
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def kill(self, handle: dict[str, Any]) -> None:
+    def kill(self, handle: Handle) -> None:
         popen = self._popen(handle)
         if popen is not None:
             popen.kill()
@@ -118,13 +132,20 @@ class LocalBackend(Backend):
             except ProcessLookupError:
                 pass
 
-    def recover(self, handle: dict[str, Any]) -> None:
+    def alive(self, handle: Handle) -> bool:
+        popen = self._popen(handle)
+        if popen is not None:
+            return popen.poll() is None
+        pid = int(handle.get("pid", -1))
+        return pid > 0 and _is_runtime(pid)
+
+    def recover(self, handle: Handle) -> None:
         self.kill(handle)
         workdir = handle.get("workdir")
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def logs(self, handle: dict[str, Any], tail: int = 40) -> str:
+    def logs(self, handle: Handle, tail: int = 40) -> str:
         try:
             lines = (Path(handle["workdir"]) / "process.log").read_text(errors="replace").splitlines()
         except (OSError, KeyError):
@@ -132,8 +153,10 @@ class LocalBackend(Backend):
         return "\n".join(lines[-tail:])
 
     def close(self) -> None:
+        """Kill every runtime this backend started and wait until each exit has been reported."""
         with self._lock:
             procs = list(self._procs.values())
+            watchers = list(self._watchers)
         for p in procs:
             p.kill()
         for p in procs:
@@ -141,6 +164,8 @@ class LocalBackend(Backend):
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 log.warning("process %s did not exit after SIGKILL", p.pid)
+        for t in watchers:
+            t.join(10)
 
 
 def _is_runtime(pid: int) -> bool:

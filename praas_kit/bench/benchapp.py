@@ -1,22 +1,25 @@
 """Functions the benchmarks run inside processes."""
 
-import os
+from __future__ import annotations
 
-from praas_kit import function
+import os
+from typing import Any
+
+from praas_kit import Invocation, function
 
 
 @function
-def echo(inv, ctx):
+def echo(inv: Invocation, ctx: Any) -> bytes:
     return inv.payload
 
 
 @function
-def noop(inv, ctx):
+def noop(inv: Invocation, ctx: Any) -> None:
     return None
 
 
 @function
-def fill(inv, ctx):
+def fill(inv: Invocation, ctx: Any) -> None:
     """Hold ``MiB`` of state: 1 MiB objects of random bytes."""
     mib = int(inv.text)
     for i in range(mib):
@@ -24,5 +27,5 @@ def fill(inv, ctx):
 
 
 @function
-def size(inv, ctx):
+def size(inv: Invocation, ctx: Any) -> int:
     return sum(len(ctx.state(k)) for k, _ in ctx.state_keys())

@@ -39,6 +39,39 @@ class Row:
         return s[min(len(s) - 1, int(q * len(s)))]
 
 
+@dataclass
+class Figure:
+    """One headline figure of a run: what it measures, the value, the target and whether it was met."""
+
+    name: str
+    measured: str
+    target: str
+    met: bool | None  # None: no target
+    meaning: str
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.met is None else "met" if self.met else "MISSED"
+
+
+@dataclass
+class BenchRun:
+    """What a benchmark run produced: its rows and where they were saved."""
+
+    rows: list[Row]
+    csv: Path
+    meta: Path
+
+
+def format_figures(figures: list[Figure]) -> str:
+    """The figures as a text table: figure, measured, target, verdict, meaning."""
+    table = [("figure", "measured", "target", "verdict", "what it measures")]
+    table += [(f.name, f.measured, f.target, f.verdict, f.meaning) for f in figures]
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+                     for row in table)
+
+
 def time_calls(fn: Callable[[], Any], reps: int, warmup: int = 5, desc: str | None = None) -> list[float]:
     """Call ``fn`` ``warmup`` times untimed, then ``reps`` times; the seconds of each timed call."""
     for _ in range(warmup):
@@ -88,15 +121,3 @@ def save(rows: list[Row], out: Path, name: str, params: dict[str, Any]) -> tuple
     meta = metadata(params) | {"summary": summary}
     meta_path.write_text(json.dumps(meta, indent=2))
     return csv_path, meta_path
-
-
-def load(csv_path: Path) -> list[Row]:
-    """Read a CSV written by :func:`save` back into rows."""
-    rows: dict[tuple[str, str, int], Row] = {}
-    with open(csv_path) as f:
-        for rec in csv.DictReader(f):
-            key = (rec["experiment"], rec["variant"], int(rec["size"]))
-            row = rows.setdefault(key, Row(rec["experiment"], rec["variant"], int(rec["size"]), rec["unit"],
-                                           extra=json.loads(rec["extra"] or "{}")))
-            row.values.append(float(rec["value"]))
-    return list(rows.values())

@@ -19,7 +19,7 @@ import zmq
 from tqdm.auto import tqdm
 
 from praas_kit import wire
-from praas_kit.bench.common import Row, save, time_calls
+from praas_kit.bench.common import BenchRun, Figure, Row, save, time_calls
 
 log = logging.getLogger("praas_kit.bench")
 
@@ -37,7 +37,7 @@ class RawEcho:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.endpoint = self.proc.stdout.readline().strip()
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(self.endpoint)
 
@@ -52,7 +52,7 @@ class RawEcho:
 
 
 def _throughput_client(address: str, seconds: float, start: Any, out: Any) -> None:
-    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(address)
     hdr = wire.header("inv", id="t", fn="noop")
@@ -78,23 +78,30 @@ def throughput(address: str, clients: int = 8, seconds: float = 3.0) -> float:
         p.start()
     time.sleep(1.0)
     start.set()
-    results = [out.get(timeout=seconds + 60) for _ in procs]
+    results: list[tuple[int, float]] = [out.get(timeout=seconds + 60) for _ in procs]
     for p in procs:
         p.join(30)
     return sum(n for n, _ in results) / max(t for _, t in results)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process (MiB) from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def idle_rss_mib(app: Any, name: str, settle: float = 1.5) -> float:
+    """Resident memory (MiB) an idle process reports in its metrics, after ``settle`` seconds."""
+    p = app.create_process(name)
+    deadline = time.monotonic() + settle + 10
+    time.sleep(settle)
+    while time.monotonic() < deadline:
+        metrics = p.refresh().info.metrics
+        if metrics is not None and metrics.rss_bytes:
+            return float(metrics.rss_bytes) / (1 << 20)
+        time.sleep(0.2)
+    raise RuntimeError(f"process {name!r} reported no memory figure")
 
 
-def run_core_benchmarks(out: Path, quick: bool = True, backend: str = "local") -> list[Row]:
-    """Run everything and save ``core.csv`` + ``core.meta.json`` under ``out``; print a summary."""
+def run_core_benchmarks(out: Path, quick: bool = True) -> BenchRun:
+    """Run everything on the local backend and save ``core.csv`` + ``core.meta.json`` under ``out``."""
     import praas_kit
+
+    backend = "local"
 
     reps = {10: 300, 1024: 300, 100 * 1024: 100, 1 << 20: 40, 5 << 20: 15} if quick else \
         {10: 2000, 1024: 2000, 100 * 1024: 500, 1 << 20: 100, 5 << 20: 100}
@@ -134,19 +141,13 @@ def run_core_benchmarks(out: Path, quick: bool = True, backend: str = "local") -
             rows.append(tp)
             steps.update()
             # 6. idle resident memory
-            idle = app.create_process("idle")
-            time.sleep(1.0)
-            pid = cp.controller.registry.get_process("bench", "idle").handle["pid"]
-            rows.append(Row("idle-rss", backend, 0, "MiB", [rss_mb(pid)]))
+            rows.append(Row("idle-rss", backend, 0, "MiB", [idle_rss_mib(app, "idle")]))
             steps.update()
-            del idle
         finally:
             raw.close()
             steps.close()
     csv_path, meta_path = save(rows, out, "core", params)
-    print_summary(rows)
-    log.warning("results: %s, %s", csv_path, meta_path)
-    return rows
+    return BenchRun(rows, csv_path, meta_path)
 
 
 def cold_start_row(app: Any, variant: str, reps: int) -> Row:
@@ -190,13 +191,13 @@ def swap_rows(app: Any, store: str, sizes: list[int], reps: int) -> list[Row]:
             sp = app.create_process(f"swap-{store}-{mib}-{i}", memory_mb=max(512, 3 * mib + 256))
             sp.invoke("fill", str(mib))
             report = sp.swap()
-            so.values.append(report["seconds"])
-            so_total.values.append(report["total_seconds"])
+            so.values.append(report.seconds)
+            so_total.values.append(report.total_seconds)
             t0 = time.perf_counter()
             sp = app.swapin(sp.name)
             si.values.append(time.perf_counter() - t0)
-            if sp.info.get("restore_seconds") is not None:
-                si_restore.values.append(float(sp.info["restore_seconds"]))
+            if sp.info.restore_seconds is not None:
+                si_restore.values.append(sp.info.restore_seconds)
             if sp.invoke("size").json() != mib << 20:
                 raise RuntimeError(f"swap-in of {sp.name} restored the wrong amount of state")
             app.delete_process(sp.name)
@@ -204,40 +205,65 @@ def swap_rows(app: Any, store: str, sizes: list[int], reps: int) -> list[Row]:
     return rows
 
 
-def summarise(rows: list[Row]) -> list[tuple[str, str, str]]:
-    """``(figure, measured, target)`` lines for the headline numbers."""
+TARGETS: dict[str, tuple[str, Any]] = {
+    # figure key -> (target as text, predicate on the measured value)
+    "ratio-10": ("<= 1.5x", lambda v: v <= 1.5),
+    "ratio-1048576": ("<= 1.3x", lambda v: v <= 1.3),
+    "cp-ratio": ("<= 5x", lambda v: v <= 5.0),
+    "cold-local": ("<= 0.5 s", lambda v: v <= 0.5),
+    "cold-docker": ("<= 1.0 s", lambda v: v <= 1.0),
+    "swap-dir-100": (">= 300 MiB/s", lambda v: v >= 300),
+    "throughput": (">= 12,000 /s", lambda v: v >= 12000),
+    "idle-rss": ("<= 50 MiB", lambda v: v <= 50),
+}
+
+
+def _figure(key: str | None, name: str, measured: str, value: float, meaning: str) -> Figure:
+    target, ok = TARGETS.get(key, ("", None)) if key else ("", None)
+    return Figure(name, measured, target, None if ok is None else bool(ok(value)), meaning)
+
+
+def summarise(rows: list[Row]) -> list[Figure]:
+    """The headline figures of a run: what each measures, its target and whether the target was met."""
     by = {(r.experiment, r.variant, r.size): r for r in rows}
-    lines = []
+    out = []
     for size in SIZES:
         ours, base = by.get(("invoke", "praas-direct", size)), by.get(("invoke", "raw-zmq", size))
         if ours and base:
-            lines.append((f"direct invoke {size} B / raw zmq",
-                          f"{ours.median * 1e6:.0f} us / {base.median * 1e6:.0f} us = {ours.median / base.median:.2f}x",
-                          "<= 2.0x" if size == 10 else ""))
+            ratio = ours.median / base.median
+            out.append(_figure(f"ratio-{size}", f"direct invoke {_size(size)}",
+                               f"{ours.median * 1e6:.0f} us vs raw {base.median * 1e6:.0f} us = {ratio:.2f}x", ratio,
+                               "echo round trip client -> process, against a raw pyzmq round trip"))
     cpv, d10 = by.get(("invoke", "praas-control-plane", 10)), by.get(("invoke", "praas-direct", 10))
     if cpv and d10:
-        lines.append(("control plane / direct, 10 B", f"{cpv.median * 1e3:.2f} ms / {d10.median * 1e3:.3f} ms = "
-                      f"{cpv.median / d10.median:.1f}x", ""))
+        ratio = cpv.median / d10.median
+        out.append(_figure("cp-ratio", "control plane / direct, 10 B",
+                           f"{cpv.median * 1e3:.2f} ms / {d10.median * 1e3:.3f} ms = {ratio:.1f}x", ratio,
+                           "REST invoke (sticky) against a direct invoke"))
     for r in rows:
         if r.experiment == "cold-start":
-            lines.append((f"cold start ({r.variant})", f"{r.median:.3f} s", "<= 0.5 s local, <= 1.0 s docker"))
-        if r.experiment.startswith("swap-"):
+            out.append(_figure(f"cold-{r.variant}", f"cold start ({r.variant})", f"{r.median:.3f} s", r.median,
+                               "create -> ALLOCATED, runtime start included"))
+        elif r.experiment.startswith("swap-"):
             mib = r.size / (1 << 20)
-            target = ">= 300 MiB/s" if r.experiment in ("swap-out", "swap-in-restore") and mib >= 100 \
-                and r.variant == "dir" else ""
-            lines.append((f"{r.experiment} {mib:.0f} MiB ({r.variant})",
-                          f"{r.median:.3f} s = {mib / r.median:.0f} MiB/s", target))
-        if r.experiment == "image-size":
-            lines.append((f"image {r.variant}", f"{r.median / 1e6:.0f} MB", ""))
-        if r.experiment == "throughput":
-            lines.append(("throughput, 8 clients", f"{r.median:.0f} invocations/s", ">= 5000/s"))
-        if r.experiment == "idle-rss":
-            lines.append(("idle process RSS", f"{r.median:.1f} MiB", "<= 50 MB"))
-    return lines
+            rate = mib / r.median
+            key = f"swap-{r.variant}-100" if r.experiment in ("swap-out", "swap-in-restore") and mib >= 100 else None
+            meaning = {"swap-out": "snapshot write inside the process",
+                       "swap-out-total": "whole swap-out: drain, write, exit",
+                       "swap-in-restore": "snapshot read inside the new process",
+                       "swap-in": "whole swap-in, including starting the process"}.get(r.experiment, "")
+            out.append(_figure(key, f"{r.experiment} {mib:.0f} MiB ({r.variant})",
+                               f"{r.median:.3f} s = {rate:.0f} MiB/s", rate, meaning))
+        elif r.experiment == "image-size":
+            out.append(_figure(None, f"image {r.variant}", f"{r.median / 1e6:.0f} MB", r.median, "image size"))
+        elif r.experiment == "throughput":
+            out.append(_figure("throughput", "throughput, 8 clients", f"{r.median:,.0f} /s", r.median,
+                               "no-op invocations per second on one process from 8 client processes"))
+        elif r.experiment == "idle-rss":
+            out.append(_figure("idle-rss", "idle process RSS", f"{r.median:.1f} MiB", r.median,
+                               "resident memory of a process that runs nothing"))
+    return out
 
 
-def print_summary(rows: list[Row]) -> None:
-    """Print the headline figures as a table (this is the CLI's output, not library logging)."""
-    for fig, val, target in summarise(rows):
-        sys.stdout.write(f"{fig:38s} {val:42s} {target}\n")
-    sys.stdout.flush()
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB" if n >= 1024 else f"{n} B"

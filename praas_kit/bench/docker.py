@@ -13,32 +13,29 @@ from typing import Any
 import zmq
 from tqdm.auto import tqdm
 
-from praas_kit import wire
-from praas_kit.bench.common import Row, save
-from praas_kit.bench.core import BENCH_APP, RawEcho, cold_start_row, invoke_rows, print_summary, swap_rows
+from praas_kit import docker_engine, image_names, wire
+from praas_kit.bench.common import BenchRun, Row, save
+from praas_kit.bench.core import BENCH_APP, RawEcho, cold_start_row, invoke_rows, swap_rows
 
 log = logging.getLogger("praas_kit.bench.docker")
-
-IMAGES = ["praas-base:local", "praas-process:latest", "praas-latex:latest", "praas-controlplane:latest",
-          "praas-s3:latest", "praas-redis:latest", "praas-jupyter:latest"]
 
 
 class RawEchoContainer:
     """The raw pyzmq echo server in a container of the process image (same network path as a process)."""
 
-    def __init__(self, client: Any, network: str, image: str = "praas-process:latest") -> None:
+    def __init__(self, client: Any, network: str, image: str = image_names.PROCESS) -> None:
         self.container = client.containers.run(
             image, entrypoint=["/opt/praas/bin/python", "-m", "praas_kit.bench.raw_echo", "--bind", "tcp://*:9100"],
             detach=True, network=network, labels={"praas-kit": "1"}, user="10001:10001")
         self.container.reload()
         ip = self.container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(f"tcp://{ip}:9100")
         deadline = time.monotonic() + 30
         while True:  # wait until the server answers
             self.sock.send_multipart([wire.header("inv", id="w", fn="echo"), b""])
-            if self.sock.poll(500):
+            if int(self.sock.poll(500)):
                 self.sock.recv_multipart()
                 break
             if time.monotonic() > deadline:
@@ -56,7 +53,7 @@ class RawEchoContainer:
 def image_rows(client: Any) -> list[Row]:
     """Sizes of the project's images (bytes)."""
     rows = []
-    for name in IMAGES:
+    for name in image_names.ALL:
         try:
             img = client.images.get(name)
         except Exception:  # noqa: BLE001 - an image that is not built is simply not reported
@@ -65,7 +62,7 @@ def image_rows(client: Any) -> list[Row]:
     return rows
 
 
-def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
+def run_docker_benchmarks(out: Path, quick: bool = True) -> BenchRun:
     """Run the docker figures and save ``docker.csv`` + ``docker.meta.json`` under ``out``."""
     import praas_kit
 
@@ -77,12 +74,12 @@ def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
               "swap_sizes_mib": swap_sizes, "swap_reps": swap_reps}
     rows: list[Row] = []
     steps = tqdm(total=4, desc="praas bench docker", unit="step")
+    client = docker_engine.connect()
     with praas_kit.docker_deployment(swap="s3") as cp:
-        client = cp.plane.controller.backend.client  # the backend's Docker SDK client
         rows += image_rows(client)
         app = cp.create_application("bench", code=BENCH_APP)
         p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
-        raw = RawEchoContainer(client, cp.plane.controller.backend.network_name)
+        raw = RawEchoContainer(client, cp.network)
         try:
             rows += invoke_rows(p, raw, reps, rounds)
         finally:
@@ -97,6 +94,6 @@ def run_docker_benchmarks(out: Path, quick: bool = True) -> list[Row]:
         rows += swap_rows(app, "dir", swap_sizes, swap_reps)
         steps.update()
     steps.close()
-    save(rows, out, "docker", params)
-    print_summary(rows)
-    return rows
+    client.close()
+    csv_path, meta_path = save(rows, out, "docker", params)
+    return BenchRun(rows, csv_path, meta_path)

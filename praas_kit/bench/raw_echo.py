@@ -17,7 +17,7 @@ def serve(bind: str) -> None:
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind(bind)
-    sys.stdout.write(sock.getsockopt(zmq.LAST_ENDPOINT).decode() + "\n")
+    sys.stdout.write(sock.getsockopt_string(zmq.LAST_ENDPOINT) + "\n")
     sys.stdout.flush()
     while True:
         sock.send_multipart(sock.recv_multipart(copy=False), copy=False)

@@ -15,40 +15,28 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from praas_kit import __version__
 from praas_kit.control.controller import Controller
-from praas_kit.errors import BadRequest, NotFound, PayloadTooLarge, PraasError, Timeout, Unauthorized
-from praas_kit.function import MIME
-
-
-class AppBody(BaseModel):
-    """Body of ``PUT /apps/{app}``."""
-
-    model_config = ConfigDict(extra="forbid")
-    code: str | None = Field(None, description="path of the module or package (as the control plane sees it)")
-    image: str | None = Field(None, description="container image for the docker backend")
-    vcpus: float | None = Field(None, description="default vCPUs of its processes")
-    memory_mb: int | None = Field(None, description="default memory of its processes (MiB)")
-    function_workers: int | None = Field(None, description="worker threads per process")
-
-
-class ProcessBody(BaseModel):
-    """Body of ``PUT /apps/{app}/processes/{proc}``."""
-
-    model_config = ConfigDict(extra="forbid")
-    vcpus: float | None = None
-    memory_mb: int | None = None
-
-
-class ErrorBody(BaseModel):
-    """The error envelope."""
-
-    error: dict[str, Any]
-
+from praas_kit.control.registry import ProcRecord
+from praas_kit.control.schemas import (
+    AppBody,
+    ApplicationListModel,
+    ApplicationModel,
+    DeletedModel,
+    ErrorBody,
+    HealthModel,
+    KilledModel,
+    ProcessBody,
+    ProcessListModel,
+    ProcessModel,
+    SwapReportModel,
+)
+from praas_kit.errors import BadRequest, NotFound, PayloadTooLarge, PraasError, Unauthorized
+from praas_kit.lifecycle import view
+from praas_kit.payload import MIME
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 500, 502, 503, 504)
@@ -57,6 +45,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def error_response(exc: PraasError) -> JSONResponse:
     return JSONResponse({"error": exc.to_dict()}, status_code=exc.status)
+
+
+def group(controller: Controller, recs: list[ProcRecord], app: str | None) -> dict[str, Any]:
+    """The ``ProcessListModel`` of ``recs``: grouped by :func:`praas_kit.lifecycle.view`."""
+    out: dict[str, Any] = {"application": app, "active": [], "swapped": [], "inactive": []}
+    for rec in recs:
+        out[view(rec.status)].append(controller.describe(rec))
+    return out
 
 
 def create_app(controller: Controller, token: str) -> FastAPI:
@@ -89,17 +85,19 @@ def create_app(controller: Controller, token: str) -> FastAPI:
 
     guarded = [Depends(auth)]
 
-    @api.get("/healthz", tags=["health"])
+    @api.get("/healthz", tags=["health"], response_model=HealthModel)
     async def healthz() -> dict[str, Any]:
         """Liveness (no auth)."""
-        return {"ok": True, "version": __version__, "backend": controller.backend.name}
+        return {"ok": True, "version": __version__, "backend": controller.backend_name}
 
-    @api.get("/apps", dependencies=guarded, responses=ERRORS, tags=["applications"])
+    @api.get("/apps", dependencies=guarded, responses=ERRORS, tags=["applications"],
+             response_model=ApplicationListModel)
     def list_apps() -> dict[str, Any]:
         """List applications."""
         return {"applications": [a.to_json() for a in controller.applications()]}
 
-    @api.put("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"])
+    @api.put("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"],
+             response_model=ApplicationModel)
     def create_app_route(app: str, body: AppBody | None = None) -> dict[str, Any]:
         """Create an application."""
         b = body or AppBody()
@@ -107,64 +105,71 @@ def create_app(controller: Controller, token: str) -> FastAPI:
                                             function_workers=b.function_workers)
         return rec.to_json()
 
-    @api.get("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"])
+    @api.get("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"],
+             response_model=ApplicationModel)
     def get_app(app: str) -> dict[str, Any]:
         """Describe an application."""
         return controller.get_application(app).to_json()
 
-    @api.delete("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"])
+    @api.delete("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"],
+                response_model=DeletedModel)
     def delete_app(app: str) -> dict[str, Any]:
         """Delete an application (refused while it has processes)."""
         controller.delete_application(app)
         return {"deleted": app}
 
-    @api.get("/apps/{app}/processes", dependencies=guarded, responses=ERRORS, tags=["processes"])
-    def list_processes(app: str) -> dict[str, Any]:
-        """Processes of an application: ``active`` (running or changing) and ``swapped``."""
-        active, swapped, other = [], [], []
-        for rec in controller.processes(app):
-            d = controller.describe(rec)
-            if rec.status.value == "SWAPPED_OUT":
-                swapped.append(d)
-            elif rec.status.value in ("CLOSED", "FAILED"):
-                other.append(d)
-            else:
-                active.append(d)
-        return {"application": app, "active": active, "swapped": swapped, "inactive": other}
+    @api.get("/processes", dependencies=guarded, responses=ERRORS, tags=["processes"],
+             response_model=ProcessListModel)
+    def list_all_processes() -> dict[str, Any]:
+        """Processes of every application, grouped like an application's listing."""
+        return group(controller, controller.processes(), None)
 
-    @api.put("/apps/{app}/processes/{proc}", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.get("/apps/{app}/processes", dependencies=guarded, responses=ERRORS, tags=["processes"],
+             response_model=ProcessListModel)
+    def list_processes(app: str) -> dict[str, Any]:
+        """Processes of an application: ``active`` (running or changing), ``swapped`` and ``inactive``."""
+        return group(controller, controller.processes(app), app)
+
+    @api.put("/apps/{app}/processes/{proc}", dependencies=guarded, responses=ERRORS, tags=["processes"],
+             response_model=ProcessModel)
     def create_process(app: str, proc: str, body: ProcessBody | None = None) -> dict[str, Any]:
         """Create a process; replies when it is ALLOCATED, with its data-plane address."""
         b = body or ProcessBody()
         return controller.describe(controller.create_process(app, proc, vcpus=b.vcpus, memory_mb=b.memory_mb))
 
-    @api.get("/apps/{app}/processes/{proc}", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.get("/apps/{app}/processes/{proc}", dependencies=guarded, responses=ERRORS, tags=["processes"],
+             response_model=ProcessModel)
     def get_process(app: str, proc: str) -> dict[str, Any]:
         """Describe one process."""
         return controller.describe(controller.get_process(app, proc))
 
-    @api.post("/apps/{app}/processes/{proc}/swap", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.post("/apps/{app}/processes/{proc}/swap", dependencies=guarded, responses=ERRORS, tags=["processes"],
+              response_model=SwapReportModel)
     def swap(app: str, proc: str) -> dict[str, Any]:
         """Swap a process out; replies with the bytes written and the seconds it took."""
         return controller.swap(app, proc)
 
-    @api.post("/apps/{app}/processes/{proc}/swapin", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.post("/apps/{app}/processes/{proc}/swapin", dependencies=guarded, responses=ERRORS, tags=["processes"],
+              response_model=ProcessModel)
     def swapin(app: str, proc: str) -> dict[str, Any]:
         """Swap a process in from its newest snapshot."""
         return controller.describe(controller.swapin(app, proc))
 
-    @api.post("/apps/{app}/processes/{proc}/stop", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.post("/apps/{app}/processes/{proc}/stop", dependencies=guarded, responses=ERRORS, tags=["processes"],
+              response_model=ProcessModel)
     def stop(app: str, proc: str) -> dict[str, Any]:
         """Stop a process (its state is discarded)."""
         return controller.describe(controller.stop(app, proc))
 
-    @api.post("/apps/{app}/processes/{proc}/kill", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.post("/apps/{app}/processes/{proc}/kill", dependencies=guarded, responses=ERRORS, tags=["processes"],
+              response_model=KilledModel)
     def kill(app: str, proc: str) -> dict[str, Any]:
         """SIGKILL a process's runtime (fault injection); it becomes FAILED."""
         controller.kill(app, proc)
         return {"killed": proc}
 
-    @api.delete("/apps/{app}/processes/{proc}", dependencies=guarded, responses=ERRORS, tags=["processes"])
+    @api.delete("/apps/{app}/processes/{proc}", dependencies=guarded, responses=ERRORS, tags=["processes"],
+                response_model=DeletedModel)
     def delete_process(app: str, proc: str) -> dict[str, Any]:
         """Delete a process and its swapped state (a running one is stopped first)."""
         controller.delete_process(app, proc)
@@ -178,17 +183,18 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         swapping it in if needed); without it any idle pooled process runs it. The reply body is the
         result, with its content type; headers name the process and the invocation id."""
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > controller.cfg.max_payload:
-            raise PayloadTooLarge(f"payload of {length} bytes exceeds the limit of {controller.cfg.max_payload}")
+        if length and length.isdigit() and int(length) > controller.max_payload:
+            raise PayloadTooLarge(f"payload of {length} bytes exceeds the limit of {controller.max_payload}")
         body = await request.body()
         call = controller.submit(app, function, body, process, timeout, wait_ready=False)  # never blocks
         if call is None:  # the process must be swapped in or created first: do that in a thread
             call = await run_in_threadpool(controller.submit, app, function, body, process, timeout, True)
+        assert call is not None  # with wait_ready=True, submit returns a call or raises
         try:
             ct, out = await asyncio.wait_for(asyncio.wrap_future(call.future),
                                              max(0.0, call.deadline - time.monotonic()))
         except asyncio.TimeoutError:
-            raise Timeout(f"invocation of {function!r} in {call.process!r} timed out after {call.timeout} s") from None
+            raise call.timed_out() from None
         finally:
             call.done()
         return Response(out, media_type=MIME.get(ct, "application/octet-stream"),

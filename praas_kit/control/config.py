@@ -1,70 +1,111 @@
-"""Control-plane configuration (defaults, ``PRAAS_*`` environment overrides)."""
+"""Control-plane configuration: defaults, ``PRAAS_*`` environment variables, and options from code.
+
+Every field has exactly one variable (its ``env`` metadata), read by :meth:`ControlPlaneConfig.from_env`;
+:meth:`ControlPlaneConfig.with_options` is the one way code sets fields (unknown names are refused).
+Two conveniences on top, both documented here:
+
+* ``PRAAS_SWAP_KIND=<kind>`` builds the swap store's spec from that store's own variables (for ``s3``:
+  ``PRAAS_S3_ENDPOINT``, ``PRAAS_S3_BUCKET``, ...; see the store's ``spec_from_env``); the full spec as
+  JSON is ``PRAAS_SWAP_STORE_SPEC``.
+* a backend option ``opt`` may be given as ``PRAAS_<BACKEND>_<OPT>`` (e.g. ``PRAAS_DOCKER_NETWORK``);
+  values are parsed as JSON when they are JSON (numbers, booleans), else kept as strings. All of them
+  at once, as a JSON object: ``PRAAS_BACKEND_OPTIONS``.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from praas_kit.errors import InvalidArgument
+from praas_kit.home import default_home
+from praas_kit.process.config import (
+    DEFAULT_DRAIN_TIMEOUT,
+    DEFAULT_INVOKE_TIMEOUT,
+    DEFAULT_MAX_PAYLOAD,
+    DEFAULT_METRICS_INTERVAL,
+    DEFAULT_WORKERS,
+    parse_env_value,
+)
 
-def default_home() -> Path:
-    """Where a control plane keeps its registry, token and swaps unless told otherwise."""
-    return Path(os.environ.get("PRAAS_HOME", Path.home() / ".praas"))
+
+def _f(env: str, default: Any = None, factory: Any = None) -> Any:
+    if factory is not None:
+        return field(default_factory=factory, metadata={"env": env})
+    return field(default=default, metadata={"env": env})
 
 
 @dataclass
 class ControlPlaneConfig:
     """Settings of one control plane. Times are seconds, sizes bytes unless the name says otherwise."""
 
-    home: Path = field(default_factory=default_home)
-    host: str = "127.0.0.1"
-    port: int = 8080
-    backend: str = "local"
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    swap_store: dict[str, Any] | None = None  # None: a directory store under home/swaps
-    token: str | None = None  # None: read home/token or create one
-    idle_seconds: float | None = None  # downscaler threshold; None disables it
-    downscaler_interval: float | None = None  # default: idle_seconds / 4, between 0.2 and 30
-    function_workers: int = 2
-    max_payload: int = 64 << 20
-    create_timeout: float = 30.0
-    swap_timeout: float = 300.0
-    invoke_timeout: float = 300.0
-    drain_timeout: float = 30.0
-    metrics_interval: float = 1.0
-    default_vcpus: float = 1.0
-    default_memory_mb: int = 1024
-    max_vcpus: float = 16.0
-    max_memory_mb: int = 65536
-    pool_prefix: str = "pool-"
-    ctl_port: int = 0
+    home: Path = _f("PRAAS_HOME", factory=default_home)
+    host: str = _f("PRAAS_HOST", "127.0.0.1")
+    port: int = _f("PRAAS_PORT", 8080)
+    backend: str = _f("PRAAS_BACKEND", "local")
+    backend_options: dict[str, Any] = _f("PRAAS_BACKEND_OPTIONS", factory=dict)
+    swap_store: dict[str, Any] | None = _f("PRAAS_SWAP_STORE_SPEC")  # None: a directory store under home/swaps
+    token: str | None = _f("PRAAS_TOKEN")  # None: read home/token or create one
+    token_owner: str | None = _f("PRAAS_TOKEN_OWNER")  # "uid[:gid]" that owns a newly created token file
+    idle_seconds: float | None = _f("PRAAS_IDLE_SECONDS")  # downscaler threshold; None disables it
+    downscaler_interval: float | None = _f("PRAAS_DOWNSCALER_INTERVAL")  # default: idle/4, within [0.2, 30]
+    function_workers: int = _f("PRAAS_FUNCTION_WORKERS", DEFAULT_WORKERS)
+    max_payload: int = _f("PRAAS_MAX_PAYLOAD", DEFAULT_MAX_PAYLOAD)
+    create_timeout: float = _f("PRAAS_CREATE_TIMEOUT", 30.0)
+    swap_timeout: float = _f("PRAAS_SWAP_TIMEOUT", 300.0)
+    invoke_timeout: float = _f("PRAAS_INVOKE_TIMEOUT", DEFAULT_INVOKE_TIMEOUT)
+    drain_timeout: float = _f("PRAAS_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT)
+    metrics_interval: float = _f("PRAAS_METRICS_INTERVAL", DEFAULT_METRICS_INTERVAL)
+    default_vcpus: float = _f("PRAAS_DEFAULT_VCPUS", 1.0)
+    default_memory_mb: int = _f("PRAAS_DEFAULT_MEMORY_MB", 1024)
+    max_vcpus: float = _f("PRAAS_MAX_VCPUS", 16.0)
+    max_memory_mb: int = _f("PRAAS_MAX_MEMORY_MB", 65536)
+    pool_prefix: str = _f("PRAAS_POOL_PREFIX", "pool-")
+    ctl_port: int = _f("PRAAS_CTL_PORT", 0)  # the process endpoint's port (0: any free port)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> ControlPlaneConfig:
-        """Defaults, then ``PRAAS_*`` variables, then ``overrides``."""
-        env = os.environ
-        cfg = cls()
-        mapping = {
-            "PRAAS_HOME": ("home", Path), "PRAAS_HOST": ("host", str), "PRAAS_PORT": ("port", int),
-            "PRAAS_BACKEND": ("backend", str), "PRAAS_IDLE_SECONDS": ("idle_seconds", float),
-            "PRAAS_FUNCTION_WORKERS": ("function_workers", int), "PRAAS_MAX_PAYLOAD": ("max_payload", int),
-            "PRAAS_TOKEN": ("token", str), "PRAAS_CTL_PORT": ("ctl_port", int),
-        }
-        for var, (attr, typ) in mapping.items():
-            if env.get(var):
-                setattr(cfg, attr, typ(env[var]))
-        if env.get("PRAAS_SWAP_STORE_SPEC"):
-            cfg.swap_store = json.loads(env["PRAAS_SWAP_STORE_SPEC"])
-        elif env.get("PRAAS_SWAP_STORE") == "s3":
-            cfg.swap_store = {
-                "kind": "s3", "endpoint": env.get("PRAAS_S3_ENDPOINT"),
-                "bucket": env.get("PRAAS_S3_BUCKET", "praas-swaps"),
-                "access_key": env.get("PRAAS_S3_ACCESS_KEY"), "secret_key": env.get("PRAAS_S3_SECRET_KEY"),
-                "region": env.get("PRAAS_S3_REGION", "us-east-1"),
-            }
-        for k, v in overrides.items():
-            if v is not None:
-                setattr(cfg, k, Path(v) if k == "home" else v)
-        return cfg
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ControlPlaneConfig:
+        """Defaults, then ``PRAAS_*`` variables, then ``overrides`` (those that are not ``None``)."""
+        e = os.environ if env is None else env
+        if e.get("PRAAS_SWAP_STORE"):
+            raise InvalidArgument("PRAAS_SWAP_STORE was renamed: set PRAAS_SWAP_KIND (e.g. s3) or "
+                                  "PRAAS_SWAP_STORE_SPEC (the store's JSON spec)")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = e.get(f.metadata["env"])
+            if raw:
+                values[f.name] = parse_env_value(f.metadata["env"], str(f.type), raw)
+        cfg = cls(**values)
+        if not cfg.swap_store and e.get("PRAAS_SWAP_KIND"):
+            from praas_kit.storage.registry import spec_from_env
+
+            cfg.swap_store = spec_from_env(e["PRAAS_SWAP_KIND"], e)
+        prefix = f"PRAAS_{cfg.backend.upper()}_"
+        for var, raw in e.items():
+            if var.startswith(prefix) and raw:
+                cfg.backend_options.setdefault(var[len(prefix):].lower(), _json_or_str(raw))
+        return cfg.with_options(**{k: v for k, v in overrides.items() if v is not None})
+
+    def with_options(self, **options: Any) -> ControlPlaneConfig:
+        """Set fields by name (in place) and return ``self``; :class:`InvalidArgument` names an unknown one."""
+        known = {f.name for f in dataclasses.fields(self)}
+        for k, v in options.items():
+            if k not in known:
+                raise InvalidArgument(f"unknown control-plane option {k!r}; known: {', '.join(sorted(known))}")
+            setattr(self, k, Path(v) if k == "home" else v)
+        return self
+
+
+def _json_or_str(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+__all__ = ["ControlPlaneConfig"]

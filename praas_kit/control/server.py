@@ -1,48 +1,22 @@
-"""Running a control plane: token handling, uvicorn in the foreground or in a background thread."""
+"""Running a control plane: uvicorn in the foreground or in a background thread, plus the discovery
+files (:mod:`praas_kit.home`) that tell clients where it is."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import secrets
 import threading
 import time
-from pathlib import Path
 
 import uvicorn
 
+from praas_kit._net import free_port
 from praas_kit.control.api import create_app
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.controller import Controller
 from praas_kit.errors import BackendError
-from praas_kit.services._util import free_port
+from praas_kit.home import TOKEN_FILE, load_or_create_token, write_endpoint
 
 log = logging.getLogger("praas_kit.control.server")
-
-
-def load_or_create_token(home: Path, token: str | None = None) -> str:
-    """The control plane's token: ``token`` if given, else ``home/token`` (created 0600 if absent)."""
-    path = home / "token"
-    if token:
-        return token
-    if path.exists():
-        return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
-    tok = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(tok)
-    owner = os.environ.get("PRAAS_TOKEN_OWNER")  # e.g. the lab user of a compose deployment: "10001[:gid]"
-    if owner:
-        uid, _, gid = owner.partition(":")
-        os.chown(path, int(uid), int(gid or uid))
-    return tok
-
-
-def write_endpoint(home: Path, url: str) -> None:
-    """Record where this control plane listens (``home/endpoint.json``), for the SDK and CLI."""
-    (home / "endpoint.json").write_text(json.dumps({"url": url, "pid": os.getpid()}))
 
 
 class ControlPlane:
@@ -50,7 +24,7 @@ class ControlPlane:
 
     def __init__(self, cfg: ControlPlaneConfig) -> None:
         self.cfg = cfg
-        self.token = load_or_create_token(cfg.home, cfg.token)
+        self.token = load_or_create_token(cfg.home, cfg.token, cfg.token_owner)
         self.controller = Controller(cfg)
         self.app = create_app(self.controller, self.token)
         port = cfg.port or free_port(cfg.host)
@@ -62,7 +36,7 @@ class ControlPlane:
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted; then stop every process."""
         write_endpoint(self.cfg.home, self.url)
-        log.info("control plane at %s (token in %s)", self.url, self.cfg.home / "token")
+        log.info("control plane at %s (token in %s)", self.url, self.cfg.home / TOKEN_FILE)
         try:
             self._server.run()
         finally:

@@ -16,14 +16,15 @@ def main() -> int:
     threading.stack_size(1 << 20)  # small stacks keep an idle process lean (and RLIMIT_AS honest)
     sys.setswitchinterval(0.0005)  # the I/O thread gets the GIL back quickly from a busy worker
     from praas_kit.errors import PraasError
-    from praas_kit.process.runtime import ProcessConfig, ProcessRuntime
+    from praas_kit.process.config import ProcessConfig
+    from praas_kit.process.runtime import ProcessRuntime
 
     try:
         runtime = ProcessRuntime(ProcessConfig.from_env())
     except (PraasError, KeyError, ValueError, ImportError, OSError) as exc:
         logging.getLogger("praas_kit.process").error("cannot start process: %s: %s", type(exc).__name__, exc)
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: setattr(runtime, "_stop", True))
+    signal.signal(signal.SIGTERM, lambda *_: runtime.stop())
     return runtime.run()
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from praas_kit.errors import ProcessNotFound, Timeout
-from praas_kit.function import ANY, SELF, Invocation, encode_payload
+from praas_kit.function import Invocation
+from praas_kit.names import ANY, SELF
+from praas_kit.payload import encode_payload
+from praas_kit.process.posts import Send
 
 if TYPE_CHECKING:
     from praas_kit.process.runtime import ProcessRuntime
@@ -72,7 +75,7 @@ class Context:
         if dst == self._rt.proc:
             self._rt.mailbox.put(self._rt.proc, key, payload)
         else:
-            self._rt.post(("send", dst, str(key), payload))
+            self._rt.post(Send(dst, str(key), payload))
 
     def recv(self, pid: str, key: str, timeout: float | None = None) -> bytes:
         """Consume one message from ``pid``, ``SELF`` or ``ANY`` with ``key``; raises ``RecvTimeout``."""

@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any
 
 from praas_kit.errors import RecvTimeout
-from praas_kit.function import ANY
+from praas_kit.names import ANY
 
 _Msg = tuple[int, int, bytes]  # (arrival order, seq, data)
 

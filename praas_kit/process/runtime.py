@@ -3,15 +3,17 @@
 Threads and ownership:
 
 * The **I/O thread** owns every socket: the data-plane ROUTER (clients and peers connect
-  here), the DEALER to the control plane, one DEALER per peer it talks to, and an inproc
-  eventfd that wakes it when a worker has posted something. No other thread touches a socket.
-* **Workers** (``function_workers`` threads) take invocations from the work queue, run them,
-  and post results back to the I/O thread (:meth:`ProcessRuntime.post`).
-* The **swapper** waits for running invocations to drain in its own thread (the I/O loop keeps
-  serving meanwhile), then the I/O thread writes the snapshot; messages that arrive while it writes
-  stay unacknowledged at their senders, which re-route them through the control plane.
+  here), the DEALER to the control plane, one DEALER per peer it talks to
+  (:class:`~praas_kit.process.peers.Peers`), and an eventfd that wakes it when a worker has posted
+  something. No other thread touches a socket.
+* **Workers** (``workers`` threads) take invocations from the work queue, run them, and post
+  results back to the I/O thread (:meth:`ProcessRuntime.post`, items from :mod:`praas_kit.process.posts`).
+* The **swapper** (:mod:`praas_kit.process.swapper`) drains running invocations in its own thread (the
+  I/O loop keeps serving meanwhile), then the I/O thread writes the snapshot.
 
-The data plane answers malformed frames with an ``err`` frame and carries on.
+The swap store is opened once, at start, from the spec file the backend wrote
+(:attr:`ProcessConfig.store_file`), which is then removed. The data plane answers malformed frames
+with an ``err`` frame and carries on.
 """
 
 from __future__ import annotations
@@ -23,10 +25,8 @@ import socket
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import zmq
@@ -38,68 +38,30 @@ from praas_kit.errors import (
     InvocationError,
     PayloadTooLarge,
     PraasError,
-    ProcessDied,
     ProtocolError,
-    from_dict,
 )
-from praas_kit.function import REGISTRY, Invocation, encode_result, load_code
+from praas_kit.function import REGISTRY, Invocation, load_code
+from praas_kit.payload import ZERO_COPY_MIN, encode_result
+from praas_kit.process.config import ProcessConfig, read_store_file
 from praas_kit.process.context import Context
 from praas_kit.process.mailbox import Mailbox
-from praas_kit.process.snapshot import restore_snapshot, write_snapshot
+from praas_kit.process.peers import Peers
+from praas_kit.process.posts import PeerInvoke, Post, Reply, Route, Send, SwapDrained
+from praas_kit.process.snapshot import restore_snapshot
 from praas_kit.process.state import StateStore
-from praas_kit.storage.base import open_store
+from praas_kit.process.swapper import Phase, Swapper
+from praas_kit.storage.base import SwapStore
+from praas_kit.storage.registry import open_store
 
 log = logging.getLogger("praas_kit.process")
 
-ALLOCATED = "ALLOCATED"
 # plain ints: pyzmq's flag enums cost microseconds per operation on the hot path
 _EVENTS, _POLLIN, _NOBLOCK, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK), int(zmq.RCVMORE)
 
 
-@dataclass
-class ProcessConfig:
-    """Everything a process runtime needs; read from ``PRAAS_*`` environment variables by :meth:`from_env`."""
-
-    app: str
-    proc: str
-    code: str | None = None
-    control: str | None = None  # tcp://host:port of the control plane
-    secret: str = ""
-    bind: str = "tcp://127.0.0.1:0"
-    advertise: str | None = None  # host peers use to reach us; default: the bound interface
-    state_dir: Path = field(default_factory=lambda: Path("state"))
-    workers: int = 2
-    max_payload: int = 64 << 20
-    store: dict[str, Any] | None = None
-    swapin: str | None = None
-    parent_pid: int | None = None
-    metrics_interval: float = 1.0
-    drain_timeout: float = 30.0
-    invoke_timeout: float = 300.0
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> ProcessConfig:
-        import json
-
-        e = os.environ if env is None else env
-        return cls(
-            app=e["PRAAS_APP"],
-            proc=e["PRAAS_PROCESS"],
-            code=e.get("PRAAS_CODE") or None,
-            control=e.get("PRAAS_CONTROL") or None,
-            secret=e.get("PRAAS_SECRET", ""),
-            bind=e.get("PRAAS_BIND", "tcp://127.0.0.1:0"),
-            advertise=e.get("PRAAS_ADVERTISE") or None,
-            state_dir=Path(e.get("PRAAS_STATE_DIR", "state")),
-            workers=int(e.get("PRAAS_WORKERS", "2")),
-            max_payload=int(e.get("PRAAS_MAX_PAYLOAD", str(64 << 20))),
-            store=json.loads(e["PRAAS_SWAP_STORE"]) if e.get("PRAAS_SWAP_STORE") else None,
-            swapin=e.get("PRAAS_SWAPIN") or None,
-            parent_pid=int(e["PRAAS_PARENT_PID"]) if e.get("PRAAS_PARENT_PID") else None,
-            metrics_interval=float(e.get("PRAAS_METRICS_INTERVAL", "1.0")),
-            drain_timeout=float(e.get("PRAAS_DRAIN_TIMEOUT", "30")),
-            invoke_timeout=float(e.get("PRAAS_INVOKE_TIMEOUT", "300")),
-        )
+def _readable(sock: zmq.Socket[Any]) -> bool:
+    """Whether ``sock`` has a message waiting (``ZMQ_EVENTS`` is an int option)."""
+    return bool(int(sock.getsockopt(_EVENTS)) & _POLLIN)
 
 
 def _recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
@@ -111,18 +73,16 @@ def _recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
     return parts
 
 
-class _PeerOut:
-    """Outgoing channel state towards one peer: sequence numbers and unacknowledged messages."""
+def _rss_bytes() -> int:
+    """Resident memory of this process (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
 
-    def __init__(self) -> None:
-        self.seq = 0
-        self.unacked: OrderedDict[int, tuple[str, bytes]] = OrderedDict()  # sent directly
-        self.via_cp: OrderedDict[int, tuple[str, bytes]] = OrderedDict()  # forwarded to the control plane
-        self.blocked = False  # the peer bounced a message: no direct sends until it is ALLOCATED again
 
-    def direct(self) -> bool:
-        """Whether the next message may go straight to the peer without overtaking earlier ones."""
-        return not self.blocked and not self.via_cp
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 class ProcessRuntime:
@@ -141,13 +101,14 @@ class ProcessRuntime:
         self.world: dict[str, dict[str, Any]] = {}
         self._world_cond = threading.Condition()
         self.functions = load_code(cfg.code) if cfg.code else dict(REGISTRY)
+        self.store: SwapStore | None = open_store(read_store_file(cfg.store_file)) if cfg.store_file else None
         self.restored: tuple[int, float] | None = None
         if cfg.swapin:
-            if not cfg.store:
+            if self.store is None:
                 raise InvalidState("swap-in requested but no swap store configured")
             t0 = time.perf_counter()
-            nbytes = restore_snapshot(open_store(cfg.store), self.app, self.proc, cfg.swapin, self.state,
-                                      self.mailbox, self.state_dir)
+            nbytes = restore_snapshot(self.store, self.app, self.proc, cfg.swapin, self.state, self.mailbox,
+                                      self.state_dir)
             self.restored = (nbytes, time.perf_counter() - t0)
             log.info("restored snapshot %s (%d bytes in %.3f s)", cfg.swapin, *self.restored)
         # metrics
@@ -156,38 +117,44 @@ class ProcessRuntime:
         self.busy = 0.0
         self.last_activity = time.time()
         self.inflight = 0
-        # phases: "run" -> "draining" -> "snapshot" -> exit
-        self.phase = "run"
-        self._outq: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._outq: queue.SimpleQueue[Post] = queue.SimpleQueue()
         self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._workq: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
-        self._pending_peer: dict[str, tuple[str, Future[bytes]]] = {}  # inv id -> (peer, future)
-        self._peer_out: dict[str, _PeerOut] = {}
-        self._peer_socks: dict[str, zmq.Socket[Any]] = {}
-        self._peer_addr: dict[str, str] = {}
+        self._workq: queue.SimpleQueue[tuple[Route, str, str, bytes] | None] = queue.SimpleQueue()
         self._stop = False
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.address = ""
+        self.ctl: zmq.Socket[Any] | None = None
+        self._dispatch: dict[type, Callable[[Any], None]] = {
+            Reply: self._on_reply, Send: self._on_send, PeerInvoke: self._on_peer_invoke,
+            SwapDrained: self._on_swap_drained,
+        }
+
+    def stop(self) -> None:
+        """Ask the I/O loop to end (thread-safe; used by signal handlers)."""
+        self._stop = True
 
     # ---------------------------------------------------------------- worker side
-    def post(self, item: tuple[Any, ...]) -> None:
+    def post(self, item: Post) -> None:
         """Hand ``item`` to the I/O thread (thread-safe): queue it, then wake the loop through an eventfd."""
         self._outq.put(item)
         os.eventfd_write(self._wake_fd, 1)
 
-    def run_inline(self, inv: Invocation) -> bytes | memoryview:
+    def run_inline(self, inv: Invocation) -> bytes | bytearray | memoryview:
         """Run an invocation in the calling thread; raise :class:`InvocationError` on failure."""
         fn = self.functions.get(inv.function)
         if fn is None:
             raise FunctionNotFound(f"no function {inv.function!r} in application {self.app!r}")
+        return encode_result(self._call(fn, inv))[1]
+
+    def _call(self, fn: Callable[[Invocation, Any], Any], inv: Invocation) -> Any:
+        """Run ``fn``; any exception but a :class:`PraasError` becomes :class:`InvocationError` with its traceback."""
         try:
-            value = fn(inv, self.context)
+            return fn(inv, self.context)
         except PraasError:
             raise
         except Exception as exc:
             raise InvocationError(f"{inv.function} raised {type(exc).__name__}: {exc}",
                                   traceback=traceback.format_exc()) from None
-        return encode_result(value)[1]
 
     def _worker(self) -> None:
         while True:
@@ -196,31 +163,33 @@ class ProcessRuntime:
                 return
             route, inv_id, fname, payload = item
             t0 = time.perf_counter()
-            fn = self.functions.get(fname)
             try:
-                value = fn(Invocation(fname, inv_id, payload), self.context)  # type: ignore[misc]
-                ct, out = encode_result(value)
+                ct, out = encode_result(self._call(self.functions[fname], Invocation(fname, inv_id, payload)))
                 hdr = wire.result_header(inv_id, ct)
             except PraasError as exc:
                 hdr, out = wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b""
-            except Exception as exc:
-                err = InvocationError(f"{fname} raised {type(exc).__name__}: {exc}",
-                                      traceback=traceback.format_exc())
-                hdr, out = wire.header("res", id=inv_id, ok=False, err=err.to_dict()), b""
             with self._mlock:
                 self.invocations += 1
                 self.busy += time.perf_counter() - t0
                 self.last_activity = time.time()
-            self.post(("res", route, hdr, out))
+            self.post(Reply(route, hdr, out))
 
-    # ---------------------------------------------------------------- peers (called from workers)
     def invoke_peer(self, dst: str, fn: str, inv_id: str, payload: bytes) -> Future[bytes]:
-        """Start an invocation in peer ``dst``; the future resolves to the result bytes."""
+        """Start an invocation in peer ``dst`` (from a worker); the future resolves to the result bytes."""
         fut: Future[bytes] = Future()
-        self.post(("pinv", dst, fn, inv_id, payload, fut))
+        self.post(PeerInvoke(dst, fn, inv_id, payload, fut))
         return fut
 
+    def activity(self) -> tuple[int, float]:
+        """``(invocations in flight, unix time of the last activity)``."""
+        with self._mlock:
+            return self.inflight, self.last_activity
+
     # ---------------------------------------------------------------- I/O thread
+    def _to_control(self, frames: list[Any]) -> None:
+        if self.ctl is not None:
+            self.ctl.send_multipart(frames, copy=False)
+
     def _bind(self) -> None:
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 1000)
@@ -234,7 +203,6 @@ class ProcessRuntime:
             bound = endpoint.split("//", 1)[1].rsplit(":", 1)[0]
             host = bound if bound not in ("0.0.0.0", "*") else socket.gethostbyname(socket.gethostname())
         self.address = f"tcp://{host}:{port}"
-        self.ctl = None
         if self.cfg.control:
             self.ctl = self.ctx.socket(zmq.DEALER)
             self.ctl.setsockopt(zmq.LINGER, 2000)
@@ -244,6 +212,11 @@ class ProcessRuntime:
         self.poller.register(self._wake_fd, zmq.POLLIN)
         if self.ctl is not None:
             self.poller.register(self.ctl, zmq.POLLIN)
+        to_control = self._to_control if self.ctl is not None else None
+        self.peers = Peers(self.ctx, self.poller, self.proc, self.epoch, lambda: self.world, to_control)
+        self.swapper = Swapper(self.app, self.proc, self.store, self.state, self.mailbox, self.state_dir,
+                               self.cfg.drain_timeout, self.activity, to_control, self.post,
+                               before_snapshot=self.peers.reroute_all, done=self.stop)
 
     def run(self) -> int:
         """Serve until stopped or swapped out; the exit code."""
@@ -264,17 +237,17 @@ class ProcessRuntime:
                 events = dict(self.poller.poll(int(timeout * 1000) + 1))
                 if self.router in events:
                     for _ in range(64):  # bounded, so that results and the control plane are served too
-                        if not self.router.getsockopt(_EVENTS) & _POLLIN:
+                        if not _readable(self.router):
                             break
                         self._on_router(_recv_frames(self.router))
                 if self._wake_fd in events:
                     self._drain_wake()
                 if self.ctl is not None and self.ctl in events:
-                    while self.ctl.getsockopt(_EVENTS) & _POLLIN:
+                    while _readable(self.ctl):
                         self._on_ctl(self.ctl.recv_multipart(_NOBLOCK, copy=False))
-                for name, sock in list(self._peer_socks.items()):
+                for name, sock in list(self.peers.socks.items()):
                     if sock in events:
-                        self._on_peer(name, sock)
+                        self.peers.on_frames(name, sock)
                 if time.monotonic() >= next_metrics:
                     next_metrics = time.monotonic() + self.cfg.metrics_interval
                     self._tick()
@@ -285,12 +258,13 @@ class ProcessRuntime:
         return 0
 
     def _close(self) -> None:
-        for sock in self._peer_socks.values():
-            sock.close(linger=0)
+        self.peers.close()
         self.router.close()
         if self.ctl is not None:
             self.ctl.close()
         os.close(self._wake_fd)
+        if self.store is not None:
+            self.store.close()
         # flush what is queued (a swap confirmation, last replies) before the process exits
         self.ctx.destroy(linger=2000)
 
@@ -302,22 +276,22 @@ class ProcessRuntime:
         if self.ctl is not None:
             with self._mlock:
                 hdr = wire.header("metrics", inv=self.invocations, busy=self.busy, last=self.last_activity,
-                                  inflight=self.inflight)
+                                  inflight=self.inflight, rss=_rss_bytes())
             self.ctl.send_multipart([hdr, b""])
 
-    def _reply(self, route: tuple[Any, ...], hdr: bytes, payload: Any) -> None:
-        copy = len(payload) < 65536  # zero-copy pays off only for large payloads
+    def _reply(self, route: Route, hdr: bytes, payload: Any) -> None:
+        copy = len(payload) < ZERO_COPY_MIN
         if route[0] == "r":
             self.router.send_multipart([route[1], hdr, payload], copy=copy)
         elif route[0] == "c" and self.ctl is not None:
             self.ctl.send_multipart([hdr, payload], copy=copy)
 
-    def _error(self, route: tuple[Any, ...], inv_id: str, exc: PraasError) -> None:
+    def _error(self, route: Route, inv_id: str, exc: PraasError) -> None:
         self._reply(route, wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b"")
 
-    def _admit(self, route: tuple[Any, ...], hdr: dict[str, Any], payload: Any) -> None:
+    def _admit(self, route: Route, hdr: dict[str, Any], payload: Any) -> None:
         inv_id, fname = hdr["id"], hdr["fn"]
-        if self.phase != "run":
+        if self.swapper.phase is not Phase.RUN:
             return self._error(route, inv_id, InvalidState(f"process {self.proc!r} is swapping out"))
         if len(payload) > self.cfg.max_payload:
             return self._error(route, inv_id, PayloadTooLarge(
@@ -347,8 +321,8 @@ class ProcessRuntime:
             err = ProtocolError(f"frame type {t!r} is not accepted on the data plane")
             self.router.send_multipart([ident, wire.header("err", err=err.to_dict()), b""])
 
-    def _on_msg(self, hdr: dict[str, Any], payload: Any, reply: Any) -> None:
-        if self.phase == "snapshot":  # too late to be part of the snapshot: bounce to the control plane
+    def _on_msg(self, hdr: dict[str, Any], payload: Any, reply: Callable[[bytes], None]) -> None:
+        if self.swapper.phase is Phase.SNAPSHOT:  # too late to be part of the snapshot: bounce it
             reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=False, src=hdr["src"], ep=hdr["ep"]))
             return
         self.mailbox.put(hdr["src"], hdr["key"], payload.bytes if hasattr(payload, "bytes") else payload,
@@ -360,106 +334,24 @@ class ProcessRuntime:
             os.eventfd_read(self._wake_fd)
         except BlockingIOError:
             pass
-        outq = self._outq
+        outq, dispatch = self._outq, self._dispatch
         while not outq.empty():
             item = outq.get_nowait()
-            kind = item[0]
-            if kind == "res":
-                with self._mlock:
-                    self.inflight -= 1
-                self._reply(item[1], item[2], item[3])
-            elif kind == "send":
-                self._send_msg(item[1], item[2], item[3])
-            elif kind == "pinv":
-                self._start_peer_invoke(*item[1:])
-            elif kind == "swapped":
-                self._finish_swap(*item[1:])
+            dispatch[type(item)](item)
 
-    # ---------------------------------------------------------------- peers
-    def _peer_sock(self, name: str) -> zmq.Socket[Any] | None:
-        sock = self._peer_socks.get(name)
-        info = self.world.get(name)
-        if sock is None and info and info.get("status") == ALLOCATED and info.get("address"):
-            sock = self.ctx.socket(zmq.DEALER)
-            sock.setsockopt(zmq.LINGER, 0)
-            sock.connect(info["address"])
-            self._peer_socks[name] = sock
-            self._peer_addr[name] = info["address"]
-            self.poller.register(sock, zmq.POLLIN)
-        return sock
+    def _on_reply(self, item: Reply) -> None:
+        with self._mlock:
+            self.inflight -= 1
+        self._reply(item.route, item.header, item.payload)
 
-    def _drop_peer(self, name: str) -> None:
-        sock = self._peer_socks.pop(name, None)
-        if sock is not None:
-            self.poller.unregister(sock)
-            sock.close(linger=0)
+    def _on_send(self, item: Send) -> None:
+        self.peers.send(item.dst, item.key, item.data)
 
-    def _send_msg(self, dst: str, key: str, data: bytes) -> None:
-        out = self._peer_out.setdefault(dst, _PeerOut())
-        out.seq += 1
-        sock = self._peer_sock(dst) if out.direct() else None
-        if sock is not None:
-            out.unacked[out.seq] = (key, data)
-            sock.send_multipart([wire.header("msg", src=self.proc, ep=self.epoch, key=key, seq=out.seq), data],
-                                copy=False)
-        else:
-            self._forward(dst, out, out.seq, key, data)
+    def _on_peer_invoke(self, item: PeerInvoke) -> None:
+        self.peers.invoke(item.dst, item.fn, item.inv_id, item.payload, item.future)
 
-    def _forward(self, dst: str, out: _PeerOut, seq: int, key: str, data: bytes) -> None:
-        out.via_cp[seq] = (key, data)
-        if self.ctl is not None:
-            self.ctl.send_multipart([wire.header("fwd", dst=dst, src=self.proc, ep=self.epoch, key=key, seq=seq),
-                                     data], copy=False)
-
-    def _reroute(self, dst: str) -> None:
-        """Send every unacknowledged direct message to ``dst`` through the control plane, in order."""
-        out = self._peer_out.get(dst)
-        if out is None:
-            return
-        out.blocked = True
-        pending, out.unacked = out.unacked, OrderedDict()
-        for seq, (key, data) in pending.items():
-            self._forward(dst, out, seq, key, data)
-
-    def _start_peer_invoke(self, dst: str, fn: str, inv_id: str, payload: bytes, fut: Future[bytes]) -> None:
-        sock = self._peer_sock(dst)
-        hdr_fields = {"id": inv_id, "fn": fn}
-        if sock is not None:
-            self._pending_peer[inv_id] = (dst, fut)
-            sock.send_multipart([wire.header("inv", **hdr_fields), payload], copy=False)
-        elif self.ctl is not None:  # not running: the control plane swaps it in
-            self._pending_peer[inv_id] = ("", fut)
-            self.ctl.send_multipart([wire.header("cinv", dst=dst, **hdr_fields), payload], copy=False)
-        else:
-            fut.set_exception(InvalidState(f"process {dst!r} is not running"))
-
-    def _complete(self, hdr: dict[str, Any], payload: Any) -> None:
-        entry = self._pending_peer.pop(hdr["id"], None)
-        if entry is None:
-            return
-        fut = entry[1]
-        if hdr["ok"]:
-            fut.set_result(payload.bytes if hasattr(payload, "bytes") else bytes(payload))
-        else:
-            fut.set_exception(from_dict(hdr.get("err")))
-
-    def _on_peer(self, name: str, sock: zmq.Socket[Any]) -> None:
-        while sock.getsockopt(_EVENTS) & _POLLIN:
-            frames = sock.recv_multipart(_NOBLOCK, copy=False)
-            try:
-                hdr, payload = wire.decode(frames)
-            except ProtocolError as exc:
-                log.warning("bad frame from peer %s: %s", name, exc)
-                continue
-            if hdr["t"] == "res":
-                self._complete(hdr, payload)
-            elif hdr["t"] == "ack":
-                out = self._peer_out.get(name)
-                if out is not None and hdr["ok"]:
-                    out.unacked.pop(hdr["seq"], None)
-                elif out is not None:  # bounced: the peer is swapping out; go via the control plane
-                    out.blocked = True
-                    self._reroute(name)
+    def _on_swap_drained(self, item: SwapDrained) -> None:
+        self.swapper.drained(item)
 
     # ---------------------------------------------------------------- control plane
     def _on_ctl(self, frames: list[Any]) -> None:
@@ -472,22 +364,20 @@ class ProcessRuntime:
         if t == "inv":
             self._admit(("c",), hdr, payload)
         elif t == "msg":
-            self._on_msg(hdr, payload, lambda h: self.ctl.send_multipart([h, b""]))  # type: ignore[union-attr]
+            self._on_msg(hdr, payload, lambda h: self._to_control([h, b""]))
         elif t == "res":  # result of a "cinv"
-            self._complete(hdr, payload)
+            self.peers.complete(hdr, payload)
         elif t == "ack":  # the control plane took a forwarded message
-            out = self._peer_out.get(hdr["dst"])
-            if out is not None:
-                out.via_cp.pop(hdr["seq"], None)
+            self.peers.forwarded(hdr["dst"], hdr["seq"])
         elif t == "world":
             self._on_world(hdr["procs"])
         elif t == "swap":
-            self._start_swap(hdr)
+            self.swapper.start(hdr)
         elif t == "stop":
-            self.ctl.send_multipart([wire.header("swapped", rid=hdr["rid"], ok=True, stopped=True), b""])  # type: ignore[union-attr]
+            self._to_control([wire.header("swapped", rid=hdr["rid"], ok=True, stopped=True), b""])
             self._stop = True
         elif t == "ping":
-            self.ctl.send_multipart([wire.header("pong", id=hdr["id"]), b""])  # type: ignore[union-attr]
+            self._to_control([wire.header("pong", id=hdr["id"]), b""])
 
     def wait_for_peer(self, name: str, timeout: float) -> bool:
         """Wait until ``name`` is in the world (a world update may be on its way); whether it is."""
@@ -498,73 +388,7 @@ class ProcessRuntime:
         with self._world_cond:
             self.world = {str(k): dict(v) for k, v in procs.items() if isinstance(v, dict)}
             self._world_cond.notify_all()
-        for name in list(self._peer_socks):
-            info = self.world.get(name)
-            if info is None or info.get("status") != ALLOCATED or info.get("address") != self._peer_addr.get(name):
-                self._drop_peer(name)
-                self._reroute(name)
-                for inv_id, (peer, fut) in list(self._pending_peer.items()):
-                    if peer == name:
-                        del self._pending_peer[inv_id]
-                        status = info.get("status") if info else "deleted"
-                        fut.set_exception(ProcessDied(f"process {name!r} became {status} during the invocation"))
-        for name, out in self._peer_out.items():
-            info = self.world.get(name)
-            if info and info.get("status") == ALLOCATED and name not in self._peer_socks and out.blocked:
-                out.blocked = False  # running again (after swap-in); direct once via_cp drains
+        self.peers.world_changed(self.world)
 
-    # ---------------------------------------------------------------- swap
-    def _start_swap(self, hdr: dict[str, Any]) -> None:
-        if self.phase != "run":
-            self._swap_refused(hdr["rid"], InvalidState("a swap is already in progress"))
-            return
-        idle = hdr.get("idle")
-        with self._mlock:
-            busy = self.inflight > 0 or (isinstance(idle, (int, float)) and time.time() - self.last_activity < idle)
-        if idle is not None and busy:
-            self._swap_refused(hdr["rid"], InvalidState("process is not idle"))
-            return
-        if not self.cfg.store:
-            self._swap_refused(hdr["rid"], InvalidState("no swap store configured"))
-            return
-        self.phase = "draining"
-        threading.Thread(target=self._swap_thread, args=(hdr["rid"], hdr["snapshot"]), daemon=True).start()
 
-    def _swap_thread(self, rid: str, snapshot: str) -> None:
-        deadline = time.monotonic() + self.cfg.drain_timeout
-        while True:
-            with self._mlock:
-                inflight = self.inflight
-            if inflight == 0:
-                break
-            if time.monotonic() > deadline:
-                self.post(("swapped", rid, snapshot, InvalidState(
-                    f"swap-out refused: {inflight} invocation(s) still running after {self.cfg.drain_timeout} s")))
-                return
-            time.sleep(0.005)
-        self.post(("swapped", rid, snapshot, None))
-
-    def _finish_swap(self, rid: str, snapshot: str, error: PraasError | None) -> None:
-        if error is not None:
-            self.phase = "run"
-            self._swap_refused(rid, error)
-            return
-        # drained: no invocation runs. From now on bounced messages go to the control plane.
-        self.phase = "snapshot"
-        for dst in list(self._peer_out):
-            self._reroute(dst)
-        try:
-            nbytes, secs = write_snapshot(open_store(self.cfg.store or {}), self.app, self.proc, snapshot,
-                                          self.state, self.mailbox, self.state_dir)
-        except PraasError as exc:
-            log.error("swap-out failed: %s", exc)
-            self.phase = "run"
-            self._swap_refused(rid, exc)
-            return
-        self.ctl.send_multipart([wire.header("swapped", rid=rid, ok=True, bytes=nbytes, seconds=secs,  # type: ignore[union-attr]
-                                             snapshot=snapshot), b""])
-        self._stop = True
-
-    def _swap_refused(self, rid: str, error: PraasError) -> None:
-        if self.ctl is not None:
-            self.ctl.send_multipart([wire.header("swapped", rid=rid, ok=False, err=error.to_dict()), b""])
+__all__ = ["ProcessRuntime", "ProcessConfig"]

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from praas_kit.errors import StorageError
+from praas_kit.errors import InvalidArgument, StorageError
+from praas_kit.names import check_relative_path
 from praas_kit.process.mailbox import Mailbox
 from praas_kit.process.state import StateStore
 from praas_kit.storage.base import SwapStore
@@ -65,11 +66,10 @@ def write_snapshot(
 
 
 def _safe_target(base: Path, rel: Any) -> Path:
-    if not isinstance(rel, str) or not rel or rel.startswith("/") or any(
-        part in ("", ".", "..") for part in rel.split("/")
-    ):
-        raise StorageError(f"snapshot names an unsafe file path {rel!r}")
-    return base.joinpath(*rel.split("/"))
+    try:
+        return base.joinpath(*check_relative_path(rel, "file path in the snapshot").split("/"))
+    except InvalidArgument as exc:
+        raise StorageError(exc.message) from None
 
 
 def restore_snapshot(

@@ -17,7 +17,7 @@ class StateStore:
         self._lock = threading.Lock()
         self._data: dict[str, tuple[bytes, float]] = {}
 
-    def put(self, key: str, value: bytes, mtime: float | None = None) -> None:
+    def put(self, key: str, value: bytes | bytearray | memoryview, mtime: float | None = None) -> None:
         """Store ``value`` under ``key`` (overwriting), stamped with ``mtime`` or now."""
         if not isinstance(key, str):
             raise TypeError(f"state keys are strings, got {type(key).__name__}")

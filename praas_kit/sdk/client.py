@@ -1,26 +1,32 @@
 """The Python SDK: a control-plane client, applications and processes.
 
 >>> cp = praas_kit.connect("http://127.0.0.1:8080", token="...")
->>> app = cp.create_application("demo", code="examples/echo.py")
+>>> app = cp.create_application("demo", code="examples/counter.py")
 >>> p = app.create_process("alice")
->>> p.invoke("echo", b"hi").payload
-b'hi'
+>>> p.invoke("add", {"n": 1}).json()
+{'total': 1}
+
+The SDK speaks the REST API (httpx) and the data plane (:mod:`praas_kit.sdk.dataplane`); it imports
+only the protocol modules (wire, payload, names, errors, lifecycle, home), never the control plane.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from praas_kit.control.config import default_home
-from praas_kit.errors import BadRequest, PraasError, Unauthorized, from_dict
-from praas_kit.function import Result, encode_payload
+from praas_kit.errors import InvalidState, PraasError, from_dict
+from praas_kit.home import default_home, read_endpoint, read_token
+from praas_kit.lifecycle import Status
 from praas_kit.names import validate_name
+from praas_kit.payload import Result, encode_payload
 from praas_kit.sdk.dataplane import DataPlaneClient
+from praas_kit.sdk.models import ApplicationInfo, ProcessInfo, SwapReport
+
+_C = TypeVar("_C", bound="ControlPlaneClient")
 
 
 class ControlPlaneClient:
@@ -32,11 +38,14 @@ class ControlPlaneClient:
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
         self.data_plane = DataPlaneClient()
 
-    def __enter__(self) -> ControlPlaneClient:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
 
     def close(self) -> None:
         """Close the HTTP client and the data-plane sockets."""
@@ -58,7 +67,8 @@ class ControlPlaneClient:
         return resp
 
     def healthz(self) -> dict[str, Any]:
-        return self.request("GET", "/healthz").json()
+        """``{"ok", "version", "backend"}`` (no token needed)."""
+        return dict(self.request("GET", "/healthz").json())
 
     def openapi_url(self) -> str:
         """Where the OpenAPI document is served (interactive docs at ``/docs``)."""
@@ -80,9 +90,18 @@ class ControlPlaneClient:
         self.request("GET", f"/apps/{name}")
         return Application(self, name)
 
-    def applications(self) -> list[dict[str, Any]]:
-        """Every application, as dicts."""
-        return self.request("GET", "/apps").json()["applications"]
+    def applications(self) -> list[ApplicationInfo]:
+        """Every application."""
+        return [ApplicationInfo.from_json(a) for a in self.request("GET", "/apps").json()["applications"]]
+
+    def processes(self) -> list[ProcessInfo]:
+        """Every process of every application (one request)."""
+        return _flatten(self.request("GET", "/processes").json())
+
+
+def _flatten(listing: dict[str, Any]) -> list[ProcessInfo]:
+    procs = [ProcessInfo.from_json(p) for group in ("active", "swapped", "inactive") for p in listing.get(group, ())]
+    return sorted(procs, key=lambda p: (p.app, p.created))
 
 
 class Application:
@@ -95,30 +114,32 @@ class Application:
     def __repr__(self) -> str:
         return f"Application({self.name!r})"
 
-    def describe(self) -> dict[str, Any]:
-        return self.cp.request("GET", f"/apps/{self.name}").json()
+    def describe(self) -> ApplicationInfo:
+        """The application's settings."""
+        return ApplicationInfo.from_json(self.cp.request("GET", f"/apps/{self.name}").json())
 
     def create_process(self, name: str, vcpus: float | None = None, memory_mb: int | None = None) -> Process:
         """Create a process and wait until it is ALLOCATED."""
         validate_name(name, "process name")
         body = {k: v for k, v in {"vcpus": vcpus, "memory_mb": memory_mb}.items() if v is not None}
         info = self.cp.request("PUT", f"/apps/{self.name}/processes/{name}", json=body).json()
-        return Process(self, name, info)
+        return Process(self, name, ProcessInfo.from_json(info))
 
     def process(self, name: str) -> Process:
         """An existing process (raises ``ProcessNotFound``)."""
         validate_name(name, "process name")
-        return Process(self, name, self.cp.request("GET", f"/apps/{self.name}/processes/{name}").json())
+        info = self.cp.request("GET", f"/apps/{self.name}/processes/{name}").json()
+        return Process(self, name, ProcessInfo.from_json(info))
 
-    def processes(self) -> dict[str, list[dict[str, Any]]]:
-        """``{"active": [...], "swapped": [...], "inactive": [...]}``."""
-        return self.cp.request("GET", f"/apps/{self.name}/processes").json()
+    def processes(self) -> list[ProcessInfo]:
+        """The application's processes, oldest first (``info.view`` groups them: active, swapped, inactive)."""
+        return _flatten(self.cp.request("GET", f"/apps/{self.name}/processes").json())
 
     def swapin(self, name: str) -> Process:
         """Swap a process in from its newest snapshot."""
         validate_name(name, "process name")
         info = self.cp.request("POST", f"/apps/{self.name}/processes/{name}/swapin").json()
-        return Process(self, name, info)
+        return Process(self, name, ProcessInfo.from_json(info))
 
     def delete_process(self, name: str) -> None:
         """Delete a process and its swapped state."""
@@ -148,25 +169,28 @@ class Application:
 class Process:
     """A cloud process; :meth:`invoke` talks to it directly over the data plane."""
 
-    def __init__(self, app: Application, name: str, info: dict[str, Any]) -> None:
+    def __init__(self, app: Application, name: str, info: ProcessInfo) -> None:
         self.app = app
         self.name = name
         self.info = info
 
     def __repr__(self) -> str:
-        return f"Process({self.app.name!r}, {self.name!r}, {self.status})"
+        return f"Process({self.app.name!r}, {self.name!r}, {self.status.value})"
 
     @property
-    def status(self) -> str:
-        return str(self.info.get("status"))
+    def status(self) -> Status:
+        """The status when last read (:meth:`refresh` reads it again)."""
+        return self.info.status
 
     @property
     def address(self) -> str | None:
-        return self.info.get("address")
+        """The data-plane address while ALLOCATED."""
+        return self.info.address
 
     def refresh(self) -> Process:
         """Re-read status, address and metrics."""
-        self.info = self.app.cp.request("GET", f"/apps/{self.app.name}/processes/{self.name}").json()
+        info = self.app.cp.request("GET", f"/apps/{self.app.name}/processes/{self.name}").json()
+        self.info = ProcessInfo.from_json(info)
         return self
 
     def invoke(self, function: str, data: Any = b"", timeout: float | None = 300.0) -> Result:
@@ -174,17 +198,15 @@ class Process:
         if not self.address:
             self.refresh()
         if not self.address:
-            from praas_kit.errors import InvalidState
-
-            raise InvalidState(f"process {self.name!r} is {self.status}; it has no data-plane address")
+            raise InvalidState(f"process {self.name!r} is {self.status.value}; it has no data-plane address")
         return self.app.cp.data_plane.invoke(self.address, function, encode_payload(data), timeout, self.name)
 
-    def swap(self) -> dict[str, Any]:
-        """Swap out; ``{"bytes", "seconds", "snapshot"}``."""
+    def swap(self) -> SwapReport:
+        """Swap out; what was written."""
         report = self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/swap").json()
         self.app.cp.data_plane.forget(self.address or "")
-        self.info["status"], self.info["address"] = "SWAPPED_OUT", None
-        return report
+        self.refresh()
+        return SwapReport.from_json(report)
 
     def swapin(self) -> Process:
         """Swap this process back in."""
@@ -193,7 +215,8 @@ class Process:
 
     def stop(self) -> None:
         """Stop the process (state discarded)."""
-        self.info = self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/stop").json()
+        info = self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/stop").json()
+        self.info = ProcessInfo.from_json(info)
 
     def kill(self) -> None:
         """SIGKILL the process's runtime (fault injection)."""
@@ -208,19 +231,12 @@ def connect(url: str | None = None, token: str | None = None, home: str | Path |
     """Connect to a running control plane.
 
     ``url`` and ``token`` default to ``PRAAS_URL`` / ``PRAAS_TOKEN``, then to what a control plane
-    started on this machine wrote into ``~/.praas`` (``endpoint.json`` and ``token``).
+    started on this machine wrote into ``~/.praas`` (``endpoint.json`` and ``token``; ``PRAAS_HOME``).
     """
     h = Path(home) if home else default_home()
-    url = url or os.environ.get("PRAAS_URL")
-    if url is None:
-        try:
-            url = json.loads((h / "endpoint.json").read_text())["url"]
-        except (OSError, ValueError, KeyError):
-            raise BadRequest(f"no control-plane URL given and none recorded in {h / 'endpoint.json'}") from None
-    token = token or os.environ.get("PRAAS_TOKEN")
-    if token is None:
-        try:
-            token = (h / "token").read_text().strip()
-        except OSError:
-            raise Unauthorized(f"no token given and none found in {h / 'token'}") from None
+    url = url or os.environ.get("PRAAS_URL") or read_endpoint(h)
+    token = token or os.environ.get("PRAAS_TOKEN") or read_token(h)
     return ControlPlaneClient(str(url), token)
+
+
+__all__ = ["ControlPlaneClient", "Application", "Process", "connect"]

@@ -1,5 +1,15 @@
-"""Swap stores: where swapped-out processes keep their snapshots."""
+"""Swap stores: where swapped-out processes keep their snapshots (a plug-in point with a registry)."""
 
-from praas_kit.storage.base import SnapshotReader, SnapshotWriter, SwapStore, new_snapshot_id, open_store
+from praas_kit.storage.base import (
+    ContainerHost,
+    SnapshotReader,
+    SnapshotWriter,
+    SwapStore,
+    check_object_name,
+    check_snapshot_id,
+    new_snapshot_id,
+)
+from praas_kit.storage.registry import kinds, open_store, register, spec_from_env, store_class
 
-__all__ = ["SwapStore", "SnapshotWriter", "SnapshotReader", "open_store", "new_snapshot_id"]
+__all__ = ["SwapStore", "SnapshotWriter", "SnapshotReader", "ContainerHost", "open_store", "register", "kinds",
+           "store_class", "spec_from_env", "new_snapshot_id", "check_snapshot_id", "check_object_name"]

@@ -6,6 +6,11 @@ ignore any snapshot without a manifest. Every swap-out writes a *new* snapshot i
 crash mid-write leaves the previous snapshot intact. Object names are chosen by the
 runtime (``state.bin``, ``f/0``...), never taken from user keys, so nothing a user names
 can escape the snapshot's place in the store.
+
+A store kind is registered by name in :mod:`praas_kit.storage.registry`; a store describes itself
+as a JSON spec (:meth:`SwapStore.spec`) that the registry reopens in a process, and tells a
+container backend what it needs there (:meth:`SwapStore.container_view`), so no backend has to
+know the store kinds.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from praas_kit.errors import InvalidArgument, StorageError
-from praas_kit.names import validate_name
+from praas_kit.names import check_relative_path, validate_name
 
 Chunks = Iterable[bytes | memoryview]
 
@@ -35,6 +40,24 @@ def check_snapshot_id(snapshot: str) -> str:
     ):
         raise InvalidArgument(f"invalid snapshot id {snapshot!r}")
     return snapshot
+
+
+def check_object_name(name: str) -> str:
+    """Validate an object name inside a snapshot (chosen by the runtime; path-like tricks refused anyway)."""
+    try:
+        return check_relative_path(name, "object name")
+    except InvalidArgument as exc:
+        raise StorageError(exc.message) from None
+
+
+class ContainerHost(Protocol):
+    """What a container backend offers a store that a process in a container must reach."""
+
+    def share_directory(self, path: Path) -> str:
+        """Make the host directory ``path`` readable and writable in the container; its path there."""
+
+    def reach(self, url: str) -> str:
+        """The URL with which the container reaches the server the control plane reaches at ``url``."""
 
 
 class SnapshotWriter(ABC):
@@ -80,11 +103,34 @@ class SnapshotReader(ABC):
 
 
 class SwapStore(ABC):
-    """Where snapshots live. ``spec()`` is a JSON description a process can reopen with :func:`open_store`."""
+    """Where snapshots live. ``spec()`` is a JSON description a process reopens with
+    :func:`praas_kit.storage.open_store`; constructing a store must not contact its server."""
+
+    #: the name the store is registered under (``spec()["kind"]``)
+    kind: str = ""
+
+    @classmethod
+    @abstractmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> SwapStore:
+        """The store that ``spec`` (as made by :meth:`spec`) describes."""
+
+    @classmethod
+    def spec_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        """A spec from ``PRAAS_*`` variables (the control plane's ``PRAAS_SWAP_KIND=<kind>`` shorthand)."""
+        raise InvalidArgument(f"swap store kind {cls.kind!r} takes no environment shorthand: "
+                              "give PRAAS_SWAP_STORE_SPEC (JSON)")
 
     @abstractmethod
     def spec(self) -> dict[str, Any]:
-        """JSON description of this store (passed to processes)."""
+        """JSON description of this store (handed to processes through a private file)."""
+
+    def container_view(self, host: ContainerHost) -> dict[str, Any]:
+        """The spec as a process in a container must see it; asks ``host`` for what it needs there
+        (a shared directory, a reachable endpoint). The default: the spec unchanged."""
+        return self.spec()
+
+    def close(self) -> None:
+        """Release clients and connection pools (idempotent)."""
 
     @abstractmethod
     def writer(self, app: str, proc: str, snapshot: str) -> SnapshotWriter:
@@ -114,22 +160,3 @@ class SwapStore(ABC):
         if snapshot is not None:
             check_snapshot_id(snapshot)
 
-
-def open_store(spec: dict[str, Any]) -> SwapStore:
-    """Open the store that ``spec`` describes: ``{"kind": "dir", "root": ...}``, ``{"kind": "s3", ...}``,
-    or ``{"kind": "faulty", "inner": spec, "fail_after": n, "crash_after": n}`` (fault injection for tests).
-    """
-    kind = spec.get("kind")
-    if kind == "dir":
-        from praas_kit.storage.directory import DirectoryStore
-
-        return DirectoryStore(spec["root"], fsync=spec.get("fsync", True))
-    if kind == "s3":
-        from praas_kit.storage.s3 import S3Store
-
-        return S3Store.from_spec(spec)
-    if kind == "faulty":
-        from praas_kit.storage.faulty import FaultyStore
-
-        return FaultyStore(open_store(spec["inner"]), spec.get("fail_after"), spec.get("crash_after"))
-    raise StorageError(f"unknown swap store kind {kind!r}")

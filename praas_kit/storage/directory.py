@@ -5,21 +5,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from praas_kit.errors import StorageError
-from praas_kit.storage.base import Chunks, SnapshotReader, SnapshotWriter, SwapStore
+from praas_kit.storage.base import (
+    Chunks,
+    ContainerHost,
+    SnapshotReader,
+    SnapshotWriter,
+    SwapStore,
+    check_object_name,
+)
 
 MANIFEST = "manifest.json"
 
 
 def _objpath(base: Path, name: str) -> Path:
-    # object names come from the runtime ("state.bin", "f/12"); refuse anything path-like anyway
-    parts = name.split("/")
-    if any(p in ("", ".", "..") for p in parts) or name.startswith("/"):
-        raise StorageError(f"invalid object name {name!r}")
-    return base.joinpath(*parts)
+    return base.joinpath(*check_object_name(name).split("/"))
 
 
 class _DirWriter(SnapshotWriter):
@@ -75,9 +79,12 @@ class _DirReader(SnapshotReader):
     def manifest(self) -> dict[str, Any]:
         try:
             with open(self.base / MANIFEST) as f:
-                return json.load(f)
+                data = json.load(f)
         except (OSError, ValueError) as exc:
             raise StorageError(f"snapshot {self.base.name} is missing or incomplete: {exc}") from None
+        if not isinstance(data, dict):
+            raise StorageError(f"the manifest of snapshot {self.base.name} is not a JSON object")
+        return data
 
     def get(self, name: str) -> bytes:
         try:
@@ -93,14 +100,37 @@ class _DirReader(SnapshotReader):
 
 
 class DirectoryStore(SwapStore):
-    """Snapshots as directories under ``root``; ``fsync`` makes a commit durable across a power loss."""
+    """Snapshots as directories under ``root``; ``fsync`` makes a commit durable across a power loss.
+
+    Spec: ``{"kind": "dir", "root": path, "fsync": bool}``; environment shorthand
+    ``PRAAS_SWAP_KIND=dir`` with ``PRAAS_SWAP_DIR``. In a container the root is bind-mounted
+    (:meth:`container_view`), so the store works only where host and containers share a disk.
+    """
+
+    kind = "dir"
 
     def __init__(self, root: str | Path, fsync: bool = True) -> None:
         self.root = Path(root).resolve()
         self.fsync = fsync
 
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> DirectoryStore:
+        if not spec.get("root"):
+            raise StorageError("directory swap store spec has no root")
+        return cls(spec["root"], fsync=bool(spec.get("fsync", True)))
+
+    @classmethod
+    def spec_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        root = env.get("PRAAS_SWAP_DIR")
+        if not root:
+            raise StorageError("PRAAS_SWAP_KIND=dir needs PRAAS_SWAP_DIR (the directory of the snapshots)")
+        return {"kind": "dir", "root": root}
+
     def spec(self) -> dict[str, Any]:
         return {"kind": "dir", "root": str(self.root), "fsync": self.fsync}
+
+    def container_view(self, host: ContainerHost) -> dict[str, Any]:
+        return self.spec() | {"root": host.share_directory(self.root)}
 
     def _dir(self, app: str, proc: str, snapshot: str | None = None) -> Path:
         self._check(app, proc, snapshot)

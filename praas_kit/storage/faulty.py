@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from praas_kit.errors import StorageError
-from praas_kit.storage.base import Chunks, SnapshotReader, SnapshotWriter, SwapStore
+from praas_kit.storage.base import Chunks, ContainerHost, SnapshotReader, SnapshotWriter, SwapStore
+from praas_kit.storage.registry import open_store
 
 
 class _FaultyWriter(SnapshotWriter):
@@ -33,14 +35,31 @@ class _FaultyWriter(SnapshotWriter):
 
 
 class FaultyStore(SwapStore):
-    """Wraps a store; writers fail (``fail_after``) or kill the process (``crash_after``) after N puts."""
+    """Wraps a store; writers fail (``fail_after``) or kill the process (``crash_after``) after N puts.
+
+    Spec: ``{"kind": "faulty", "inner": <spec>, "fail_after": n, "crash_after": n}``.
+    """
+
+    kind = "faulty"
 
     def __init__(self, inner: SwapStore, fail_after: int | None, crash_after: int | None) -> None:
         self.inner, self.fail_after, self.crash_after = inner, fail_after, crash_after
 
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> FaultyStore:
+        if not isinstance(spec.get("inner"), Mapping):
+            raise StorageError("faulty swap store spec has no inner store")
+        return cls(open_store(spec["inner"]), spec.get("fail_after"), spec.get("crash_after"))
+
     def spec(self) -> dict[str, Any]:
         return {"kind": "faulty", "inner": self.inner.spec(), "fail_after": self.fail_after,
                 "crash_after": self.crash_after}
+
+    def container_view(self, host: ContainerHost) -> dict[str, Any]:
+        return self.spec() | {"inner": self.inner.container_view(host)}
+
+    def close(self) -> None:
+        self.inner.close()
 
     def writer(self, app: str, proc: str, snapshot: str) -> SnapshotWriter:
         return _FaultyWriter(self.inner.writer(app, proc, snapshot), self.fail_after, self.crash_after)

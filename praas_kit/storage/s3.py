@@ -23,16 +23,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from praas_kit.errors import InvalidArgument, StorageError
-from praas_kit.storage.base import Chunks, SnapshotReader, SnapshotWriter, SwapStore, check_snapshot_id
+from praas_kit.storage.base import (
+    Chunks,
+    ContainerHost,
+    SnapshotReader,
+    SnapshotWriter,
+    SwapStore,
+    check_object_name,
+    check_snapshot_id,
+)
+from praas_kit.storage.chunks import ChunkStream
 
 log = logging.getLogger("praas_kit.storage.s3")
 
@@ -48,16 +56,32 @@ DEFAULTS: dict[str, Any] = {
     "max_concurrency": 4,
 }
 
-_SPEC_KEYS = ("endpoint", "bucket", "access_key", "secret_key", "region", "prefix")
 
 
-def _check_object_name(name: str) -> str:
-    # object names come from the runtime ("state.bin", "f/12"); refuse anything path-like anyway
-    if not isinstance(name, str) or not name or name.startswith("/") or any(
-        p in ("", ".", "..") for p in name.split("/")
-    ):
-        raise StorageError(f"invalid object name {name!r}")
-    return name
+def make_client(endpoint: str | None, access_key: str | None = None, secret_key: str | None = None,
+                region: str = "us-east-1", **config: Any) -> Any:
+    """A boto3 S3 client for ``endpoint`` with path-style addressing and signature v4.
+
+    ``config`` are :class:`botocore.config.Config` options (timeouts, retries, pool size). Checksums
+    are sent and validated only where S3 requires them: botocore >= 1.36 would otherwise add CRC32
+    trailers that Swift's ``s3api`` rejects. Raises :class:`StorageError` without boto3.
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise StorageError("S3 needs boto3: pip install 'praas-kit[s3]'") from None
+    options: dict[str, Any] = {"s3": {"addressing_style": "path"}, "signature_version": "s3v4", **config}
+    try:
+        cfg = Config(request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                     **options)
+    except TypeError:  # botocore < 1.36 has no such options (and adds no such checksums)
+        cfg = Config(**options)
+    try:
+        return boto3.session.Session().client("s3", endpoint_url=endpoint or None, aws_access_key_id=access_key,
+                                              aws_secret_access_key=secret_key, region_name=region, config=cfg)
+    except Exception as exc:
+        raise StorageError(f"cannot configure an S3 client for {endpoint or 'aws:' + region}: {exc}") from None
 
 
 def _add_content_md5(request: Any, **_: Any) -> None:
@@ -71,67 +95,6 @@ def _add_content_md5(request: Any, **_: Any) -> None:
         request.headers["Content-MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
 
 
-class _ChunkStream(io.RawIOBase):
-    """A read-only, non-seekable file over an iterable of ``bytes``/``memoryview`` chunks.
-
-    Each ``read(n)`` copies at most ``n`` bytes once (no re-concatenation of what was read before),
-    so a stream of any size is consumed in linear time. An exception raised by the iterable is
-    kept in :attr:`error` (and re-raised), so the writer can report the caller's failure as such
-    instead of as an S3 failure.
-    """
-
-    def __init__(self, chunks: Chunks) -> None:
-        super().__init__()
-        self._it: Iterator[bytes | memoryview] = iter(chunks)
-        self._cur: memoryview = memoryview(b"")
-        self._pos = 0
-        self.total = 0
-        self.error: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def _next(self) -> bool:
-        """Load the next non-empty chunk; ``False`` at the end."""
-        while True:
-            try:
-                chunk = next(self._it)
-            except StopIteration:
-                return False
-            except BaseException as exc:
-                self.error = exc
-                raise
-            mv = memoryview(chunk).cast("B")
-            if len(mv):
-                self._cur, self._pos = mv, 0
-                return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        pieces: list[bytes | memoryview] = []
-        want = -1 if size is None or size < 0 else size
-        got = 0
-        while want < 0 or got < want:
-            if self._pos >= len(self._cur) and not self._next():
-                break
-            take = len(self._cur) - self._pos if want < 0 else min(want - got, len(self._cur) - self._pos)
-            pieces.append(self._cur[self._pos: self._pos + take])
-            self._pos += take
-            got += take
-        self.total += got
-        if len(pieces) == 1:
-            return bytes(pieces[0])
-        return b"".join(pieces)
-
-    def readinto(self, buf: Any) -> int:
-        data = self.read(len(buf))
-        n = len(data)
-        memoryview(buf).cast("B")[:n] = data
-        return n
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-
 class _S3Writer(SnapshotWriter):
     def __init__(self, store: S3Store, base: str, where: str) -> None:
         self.store = store
@@ -139,9 +102,9 @@ class _S3Writer(SnapshotWriter):
         self.where = where
 
     def put(self, name: str, chunks: Chunks) -> int:
-        key = self.base + _check_object_name(name)
+        key = self.base + check_object_name(name)
         what = f"writing object {name!r} of snapshot {self.where}"
-        stream = _ChunkStream(chunks)
+        stream = ChunkStream(chunks)
         try:
             self.store._client.upload_fileobj(stream, self.store.bucket, key, Config=self.store._transfer)
         except BaseException as exc:
@@ -153,7 +116,7 @@ class _S3Writer(SnapshotWriter):
         return stream.total
 
     def put_file(self, name: str, path: Path) -> int:
-        key = self.base + _check_object_name(name)
+        key = self.base + check_object_name(name)
         what = f"writing object {name!r} of snapshot {self.where}"
         try:
             size = path.stat().st_size
@@ -201,11 +164,11 @@ class _S3Reader(SnapshotReader):
         return out
 
     def get(self, name: str) -> bytes:
-        return self.store._get(self.base + _check_object_name(name),
+        return self.store._get(self.base + check_object_name(name),
                                f"reading object {name!r} of snapshot {self.where}")
 
     def get_to_file(self, name: str, path: Path) -> None:
-        key = self.base + _check_object_name(name)
+        key = self.base + check_object_name(name)
         try:
             self.store._client.download_file(self.store.bucket, key, str(path), Config=self.store._transfer)
         except OSError as exc:
@@ -230,6 +193,8 @@ class S3Store(SwapStore):
     Constructing the store does not contact the server.
     """
 
+    kind = "s3"
+
     def __init__(self, endpoint: str | None, bucket: str, access_key: str | None = None,
                  secret_key: str | None = None, region: str | None = "us-east-1", prefix: str = "", *,
                  connect_timeout: float = DEFAULTS["connect_timeout"], read_timeout: float = DEFAULTS["read_timeout"],
@@ -238,9 +203,7 @@ class S3Store(SwapStore):
                  multipart_chunksize: int = DEFAULTS["multipart_chunksize"],
                  max_concurrency: int = DEFAULTS["max_concurrency"]) -> None:
         try:
-            import boto3
             from boto3.s3.transfer import TransferConfig
-            from botocore.config import Config
         except ImportError:
             raise StorageError("the S3 swap store needs boto3: pip install 'praas-kit[s3]'") from None
         if not isinstance(bucket, str) or not bucket:
@@ -258,26 +221,10 @@ class S3Store(SwapStore):
             "max_attempts": int(max_attempts), "multipart_threshold": int(multipart_threshold),
             "multipart_chunksize": int(multipart_chunksize), "max_concurrency": int(max_concurrency),
         }
-        options: dict[str, Any] = {
-            "s3": {"addressing_style": "path"},
-            "signature_version": "s3v4",
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "retries": {"max_attempts": max(1, int(max_attempts)), "mode": "standard"},
-            "max_pool_connections": max(10, int(max_concurrency) * 2),
-        }
-        try:
-            config = Config(request_checksum_calculation="when_required",
-                            response_checksum_validation="when_required", **options)
-        except TypeError:  # botocore < 1.36 has no such options (and adds no such checksums)
-            config = Config(**options)
-        try:
-            session = boto3.session.Session()
-            self._client = session.client(
-                "s3", endpoint_url=self.endpoint, aws_access_key_id=access_key,
-                aws_secret_access_key=secret_key, region_name=self.region, config=config)
-        except Exception as exc:
-            raise StorageError(f"cannot configure an S3 client for {self._where()}: {exc}") from None
+        self._client = make_client(
+            self.endpoint, access_key, secret_key, self.region, connect_timeout=connect_timeout,
+            read_timeout=read_timeout, retries={"max_attempts": max(1, int(max_attempts)), "mode": "standard"},
+            max_pool_connections=max(10, int(max_concurrency) * 2))
         # Multi-object delete must carry Content-MD5 on Swift's s3api (and older S3 servers); botocore
         # >= 1.36 sends a CRC32 checksum instead, so add the MD5 before the request is signed.
         self._client.meta.events.register("before-sign.s3.DeleteObjects", _add_content_md5)
@@ -286,18 +233,28 @@ class S3Store(SwapStore):
                                         max_concurrency=int(max_concurrency), use_threads=True,
                                         num_download_attempts=max(1, int(max_attempts)))
         self._page_size = 1000  # keys per listing request (tests make it small to exercise pagination)
-        self._bucket_ready = False
+        self._bucket_ready = threading.Event()
         self._bucket_lock = threading.Lock()
 
     # ------------------------------------------------------------------ spec
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> S3Store:
+    def from_spec(cls, spec: Mapping[str, Any]) -> S3Store:
         """The store that :meth:`spec` described (unknown keys are ignored)."""
         if not spec.get("bucket"):
             raise StorageError("S3 swap store spec has no bucket")
         tuning = {k: spec[k] for k in DEFAULTS if spec.get(k) is not None}
         return cls(spec.get("endpoint"), spec["bucket"], spec.get("access_key"), spec.get("secret_key"),
                    spec.get("region") or "us-east-1", spec.get("prefix") or "", **tuning)
+
+    @classmethod
+    def spec_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
+        """``PRAAS_S3_ENDPOINT``, ``PRAAS_S3_BUCKET`` (``praas-swaps``), ``PRAAS_S3_ACCESS_KEY``,
+        ``PRAAS_S3_SECRET_KEY``, ``PRAAS_S3_REGION`` (``us-east-1``), ``PRAAS_S3_PREFIX``."""
+        return {"kind": "s3", "endpoint": env.get("PRAAS_S3_ENDPOINT") or None,
+                "bucket": env.get("PRAAS_S3_BUCKET") or "praas-swaps",
+                "access_key": env.get("PRAAS_S3_ACCESS_KEY") or None,
+                "secret_key": env.get("PRAAS_S3_SECRET_KEY") or None,
+                "region": env.get("PRAAS_S3_REGION") or "us-east-1", "prefix": env.get("PRAAS_S3_PREFIX") or ""}
 
     def spec(self) -> dict[str, Any]:
         """``{"kind": "s3", endpoint, bucket, access_key, secret_key, region, prefix}`` plus non-default tuning."""
@@ -307,10 +264,14 @@ class S3Store(SwapStore):
         out.update({k: v for k, v in self.tuning.items() if v != DEFAULTS[k]})
         return out
 
-    # ------------------------------------------------------------------ helpers
-    def _where(self) -> str:
-        return f"S3 endpoint {self.endpoint or 'aws:' + self.region} (bucket {self.bucket!r})"
+    def container_view(self, host: ContainerHost) -> dict[str, Any]:
+        """The spec with the endpoint as a container reaches it (``host.reach``)."""
+        out = self.spec()
+        if self.endpoint:
+            out["endpoint"] = host.reach(self.endpoint)
+        return out
 
+    # ------------------------------------------------------------------ helpers
     def _error(self, what: str, exc: BaseException) -> StorageError:
         """A :class:`StorageError` for a failed boto3 call, naming endpoint and operation."""
         from boto3.exceptions import S3UploadFailedError
@@ -356,10 +317,10 @@ class S3Store(SwapStore):
         ``purpose`` ends the error message, e.g. ``"before writing snapshot a/p/<id>"``.
         """
         why = f" {purpose}" if purpose else ""
-        if self._bucket_ready:
+        if self._bucket_ready.is_set():
             return
         with self._bucket_lock:
-            if self._bucket_ready:
+            if self._bucket_ready.is_set():
                 return
             try:
                 self._client.head_bucket(Bucket=self.bucket)
@@ -375,7 +336,7 @@ class S3Store(SwapStore):
                 except Exception as exc2:
                     if self._code(exc2) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise self._error(f"creating bucket {self.bucket!r}{why}", exc2) from None
-            self._bucket_ready = True
+            self._bucket_ready.set()
 
     def _base(self, app: str, proc: str, snapshot: str | None = None) -> str:
         self._check(app, proc, snapshot)
@@ -468,7 +429,7 @@ class S3Store(SwapStore):
         """Release the client's connection pool."""
         try:
             self._client.close()
-        except Exception:  # pragma: no cover - older botocore
+        except Exception:  # noqa: BLE001 - older botocore has no close(); nothing to release then
             pass
 
     def __repr__(self) -> str:

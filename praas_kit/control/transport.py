@@ -1,6 +1,7 @@
-"""The control plane's process endpoint: a ZeroMQ ROUTER that every process runtime connects to.
+"""The socket of the control plane's process endpoint: a ZeroMQ ROUTER that every process runtime
+connects to (the logic on top is :mod:`praas_kit.control.endpoint`).
 
-One thread owns the socket. Other threads hand it frames with :meth:`ControlServer.send`;
+One thread owns the socket. Other threads hand it frames with :meth:`RouterThread.send`;
 frames that arrive are decoded and passed to the ``on_frame`` callback in that thread, so the
 callback must not block.
 """
@@ -18,16 +19,16 @@ import zmq
 from praas_kit import wire
 from praas_kit.errors import ProtocolError
 
-log = logging.getLogger("praas_kit.control.ctl")
+log = logging.getLogger("praas_kit.control.transport")
 
 FrameHandler = Callable[[bytes, dict[str, Any], Any], None]
 
 
-class ControlServer:
+class RouterThread:
     """ROUTER socket on ``tcp://<bind>:<port>`` served by one thread."""
 
     def __init__(self, bind: str, on_frame: FrameHandler, port: int = 0, max_message: int = 1 << 30) -> None:
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.on_frame = on_frame
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 0)

@@ -23,7 +23,7 @@ temporary directory before it runs the server exactly as ``swift-*-server`` woul
 call) before the proxy loads them.
 
 Needs Debian's ``swift-proxy swift-account swift-container swift-object memcached`` packages.
-``python -m praas_kit.services.swift_s3 --port 9000 --host 0.0.0.0`` runs one in the foreground
+``python -m praas_kit.tools.services.swift_s3 --port 9000 --host 0.0.0.0`` runs one in the foreground
 until SIGTERM/SIGINT.
 """
 
@@ -42,20 +42,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from praas_kit._net import connect_host, port_open
 from praas_kit.errors import BackendError
-from praas_kit.services._util import (
+from praas_kit.storage.s3 import make_client
+from praas_kit.tools.services._util import (
     Child,
     LocalServer,
-    connect_host,
     find_executable,
-    port_open,
     register_live,
     remove_tree,
     run_foreground,
     stop_children,
 )
 
-log = logging.getLogger("praas_kit.services.swift_s3")
+log = logging.getLogger("praas_kit.tools.services.swift_s3")
 
 __all__ = ["SwiftS3Server", "main"]
 
@@ -73,7 +73,7 @@ PROXY_PIPELINE = (
 #: Started by Swift's own interpreter (the one in the ``swift-proxy-server`` script's ``#!`` line).
 #: argv: SWIFT_DIR CONF_FILE APP_SECTION [RINGS_JSON]
 _LAUNCHER = '''\
-"""Run one Swift server with swift.conf read from SWIFT_DIR (written by praas_kit.services.swift_s3)."""
+"""Run one Swift server with swift.conf read from SWIFT_DIR (written by praas_kit.tools.services.swift_s3)."""
 import json
 import os
 import sys
@@ -218,7 +218,7 @@ class SwiftS3Server(LocalServer):
 
         Keyword arguments are passed to :class:`botocore.config.Config`.
         """
-        return make_s3_client(self.endpoint, self.access_key, self.secret_key, self.region, **config)
+        return make_client(self.endpoint, self.access_key, self.secret_key, self.region, **config)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SwiftS3Server:
@@ -442,33 +442,9 @@ class _PortTaken(Exception):
     """A server lost the race for its port; the start is retried with other ports."""
 
 
-def make_s3_client(endpoint: str, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY,
-                   region: str = REGION, **config: Any) -> Any:
-    """A boto3 S3 client with path-style addressing and signature v4 for ``endpoint``.
-
-    Checksums are sent and validated only where S3 requires them (botocore >= 1.36 would otherwise
-    add CRC32 trailers that Swift's ``s3api`` does not know).
-    """
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as exc:
-        raise BackendError("boto3 is not installed: pip install 'praas-kit[s3]'") from exc
-    options: dict[str, Any] = {"s3": {"addressing_style": "path"}, "signature_version": "s3v4"}
-    options.update(config)
-    checksum_options = {"request_checksum_calculation": "when_required",
-                        "response_checksum_validation": "when_required"}
-    try:
-        cfg = Config(**{**checksum_options, **options})
-    except TypeError:  # botocore < 1.36 has no such options (and adds no such checksums)
-        cfg = Config(**options)
-    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=access_key,
-                        aws_secret_access_key=secret_key, region_name=region, config=cfg)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the Swift S3 server in the foreground until SIGTERM/SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m praas_kit.services.swift_s3", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m praas_kit.tools.services.swift_s3", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=9000,
                         help="S3 endpoint port (default 9000; 0 = any free port)")

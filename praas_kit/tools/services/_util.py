@@ -1,4 +1,6 @@
-"""Helpers shared by the service wrappers: free ports, executables, child processes, foreground mode."""
+"""Helpers shared by the service wrappers: executables, child processes, foreground mode.
+
+Ports: :mod:`praas_kit._net`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import IO, Any, Protocol
 
 from praas_kit.errors import BackendError
 
-log = logging.getLogger("praas_kit.services")
+log = logging.getLogger("praas_kit.tools.services")
 
 #: Directories searched after ``PATH``: Debian puts some server binaries in sbin directories,
 #: which a non-login ``PATH`` may lack.
@@ -38,28 +39,6 @@ def find_executable(name: str, package_hint: str) -> str:
         f"{name} is not installed: install the Debian package(s) {package_hint} "
         "(scripts/install-system.sh does it)"
     )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on ``host`` right now (the OS picks it)."""
-    bind_host = "0.0.0.0" if host in ("", "0.0.0.0") else host
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((bind_host, 0))
-        return int(sock.getsockname()[1])
-
-
-def connect_host(host: str) -> str:
-    """The address a local client uses to reach a server bound to ``host``."""
-    return "127.0.0.1" if host in ("", "0.0.0.0") else host
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    """Whether a TCP connection to ``host:port`` succeeds."""
-    try:
-        with socket.create_connection((connect_host(host), port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 class Child:
@@ -165,7 +144,7 @@ def remove_tree(path: Path | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def run_foreground(start: Callable[[], None], alive: Callable[[], bool], stop: Callable[[], None],
+def run_foreground(start: Callable[[], object], alive: Callable[[], bool], stop: Callable[[], None],
                    describe: Callable[[], str]) -> int:
     """Run a server until SIGTERM/SIGINT (exit 0) or until it dies (exit 1)."""
     stop_requested = threading.Event()

@@ -7,7 +7,7 @@
 
 The server listens on 127.0.0.1 (a free port unless one is given), keeps nothing on disk
 (``--save '' --appendonly no``) and runs in a temporary directory that is removed on exit.
-``python -m praas_kit.services.redis_server --port 6379`` runs one in the foreground until
+``python -m praas_kit.tools.services.redis_server --port 6379`` runs one in the foreground until
 SIGTERM/SIGINT.
 """
 
@@ -20,20 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from praas_kit._net import connect_host, free_port, port_open
 from praas_kit.errors import BackendError
-from praas_kit.services._util import (
+from praas_kit.tools.services._util import (
     Child,
     LocalServer,
-    connect_host,
     find_executable,
-    free_port,
-    port_open,
     register_live,
     run_foreground,
     stop_children,
 )
 
-log = logging.getLogger("praas_kit.services.redis")
+log = logging.getLogger("praas_kit.tools.services.redis")
 
 __all__ = ["RedisServer", "main"]
 
@@ -183,7 +181,7 @@ class RedisServer(LocalServer):
 
 def main(argv: list[str] | None = None) -> int:
     """Run a Redis server in the foreground until SIGTERM/SIGINT."""
-    parser = argparse.ArgumentParser(prog="python -m praas_kit.services.redis_server", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m praas_kit.tools.services.redis_server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=6379, help="TCP port (default 6379; 0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")

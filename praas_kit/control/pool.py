@@ -1,0 +1,205 @@
+"""Invocations through the control plane: sticky (``?process=``) and FaaS-style (pooled processes).
+
+Sticky routing waits until the named process is ALLOCATED, swapping it in first if it is swapped out
+or failed. FaaS routing takes an idle pooled process of the application, else swaps a pooled one in,
+else creates ``pool-<n>``. Each call is counted against its process (``cp_inflight``) until
+:meth:`PendingCall.done`, so the downscaler never swaps a process with a call in flight and pooled
+processes run one call at a time. A process invoking a peer that is not running (``cinv``) is relayed
+here too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from praas_kit import wire
+from praas_kit.control.config import ControlPlaneConfig
+from praas_kit.control.endpoint import ProcessEndpoint
+from praas_kit.control.registry import ProcRecord, Registry
+from praas_kit.control.sessions import Session, Sessions
+from praas_kit.errors import InvalidState, PayloadTooLarge, PraasError, Timeout
+from praas_kit.lifecycle import RESUMABLE, Status
+from praas_kit.names import validate_function_name, validate_name
+
+log = logging.getLogger("praas_kit.control")
+
+
+class Lifecycle(Protocol):
+    """The controller operations routing needs."""
+
+    def get_application(self, name: str) -> Any: ...
+    def get_process(self, app: str, name: str) -> ProcRecord: ...
+    def swapin(self, app: str, name: str) -> ProcRecord: ...
+    def create_process(self, app: str, name: str, vcpus: float | None = None, memory_mb: int | None = None,
+                       pooled: bool = False) -> ProcRecord: ...
+
+
+@dataclass
+class InvokeResult:
+    """A function's result as the control plane relays it."""
+
+    payload: bytes
+    content_type: str
+    process: str
+    id: str
+
+
+@dataclass
+class PendingCall:
+    """An invocation sent through the control plane, waiting for its result."""
+
+    sessions: Sessions
+    session: Session
+    id: str
+    function: str
+    process: str
+    future: Future[tuple[str, bytes]]
+    deadline: float
+    timeout: float
+
+    def done(self) -> None:
+        """Release the call's bookkeeping (always call it, also after an error)."""
+        with self.sessions.lock:
+            self.session.pending.pop(self.id, None)
+            self.session.cp_inflight -= 1
+            self.session.cp_last = time.time()
+
+    def timed_out(self) -> Timeout:
+        """The error for a call whose deadline passed."""
+        return Timeout(f"invocation of {self.function!r} in {self.process!r} timed out after {self.timeout} s")
+
+
+class Invoker:
+    """Routes invocations through the control plane; relays ``cinv`` frames from processes."""
+
+    def __init__(self, cfg: ControlPlaneConfig, registry: Registry, sessions: Sessions, endpoint: ProcessEndpoint,
+                 lifecycle: Lifecycle) -> None:
+        self.cfg, self.registry, self.sessions, self.endpoint = cfg, registry, sessions, endpoint
+        self.lifecycle = lifecycle
+        self._pool_lock = threading.Lock()
+        endpoint.on("cinv", self._on_cinv)
+
+    def invoke(self, app: str, fn: str, payload: bytes, process: str | None = None,
+               timeout: float | None = None) -> InvokeResult:
+        """Run ``fn`` through the control plane: sticky with ``process`` (swapping it in if needed),
+        otherwise on an idle pooled process (created when all are busy). Blocks until the result."""
+        call = self.submit(app, fn, payload, process, timeout, wait_ready=True)
+        assert call is not None
+        try:
+            ct, out = call.future.result(timeout=max(0.0, call.deadline - time.monotonic()))
+        except FutureTimeout:
+            raise call.timed_out() from None
+        finally:
+            call.done()
+        return InvokeResult(out, ct, call.process, call.id)
+
+    def submit(self, app: str, fn: str, payload: bytes, process: str | None = None, timeout: float | None = None,
+               wait_ready: bool = True) -> PendingCall | None:
+        """Send an invocation and return at once with its :class:`PendingCall` (call ``done()`` after).
+
+        With ``wait_ready=False`` this never blocks: it returns ``None`` when the target would first
+        have to be swapped in or created (the caller then uses a thread and ``wait_ready=True``).
+        """
+        self.lifecycle.get_application(app)
+        validate_function_name(fn)
+        if len(payload) > self.cfg.max_payload:
+            raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the limit of {self.cfg.max_payload}")
+        timeout = self.cfg.invoke_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        if not wait_ready:
+            if process is None or not self._claim(app, process):
+                return None
+            name = process
+        elif process is not None:
+            name = self._ready(app, process, deadline)
+        else:
+            name = self._pick_pooled(app, deadline)
+        with self.sessions.lock:
+            session = self.sessions.get(app, name)
+            if session is None or session.ident is None:
+                raise InvalidState(f"process {name!r} is not running")
+            inv_id = uuid.uuid4().hex[:16]
+            fut: Future[tuple[str, bytes]] = Future()
+            session.pending[inv_id] = fut
+            session.cp_last = time.time()
+        self.endpoint.send(session, [wire.invoke_header(inv_id, fn), payload])
+        return PendingCall(self.sessions, session, inv_id, fn, name, fut, deadline, timeout)
+
+    def _claim(self, app: str, name: str) -> bool:
+        """Count an invocation against ``name`` if it is ALLOCATED and connected."""
+        validate_name(name, "process name")
+        rec = self.lifecycle.get_process(app, name)
+        with self.sessions.lock:
+            session = self.sessions.get(app, name)
+            if rec.status == Status.ALLOCATED and session is not None and session.ident is not None:
+                session.cp_inflight += 1
+                return True
+        return False
+
+    def _ready(self, app: str, name: str, deadline: float) -> str:
+        """Wait until ``name`` is ALLOCATED, swapping it in if it is swapped out or failed."""
+        while True:
+            rec = self.lifecycle.get_process(app, name)
+            if rec.status == Status.ALLOCATED:
+                if self._claim(app, name):
+                    return name
+            elif rec.status in RESUMABLE:
+                try:
+                    self.lifecycle.swapin(app, name)
+                except InvalidState:
+                    pass  # someone else swapped it in meanwhile
+                continue
+            elif rec.status == Status.CLOSED:
+                raise InvalidState(f"process {name!r} is stopped (CLOSED: its state was discarded); create it "
+                                   f"again, or delete it")
+            if time.monotonic() > deadline:
+                raise Timeout(f"process {name!r} did not become ready (it is {rec.status.value})")
+            time.sleep(0.01)
+
+    def _pick_pooled(self, app: str, deadline: float) -> str:
+        with self._pool_lock:
+            swapped = None
+            for rec in self.registry.processes(app):
+                if not rec.pooled:
+                    continue
+                if rec.status == Status.ALLOCATED:
+                    with self.sessions.lock:
+                        session = self.sessions.get(app, rec.name)
+                        if session is not None and session.ident is not None and not session.busy():
+                            session.cp_inflight += 1
+                            return rec.name
+                elif rec.status == Status.SWAPPED_OUT and swapped is None:
+                    swapped = rec.name
+            if swapped is not None:
+                return self._ready(app, swapped, deadline)
+            n = 0
+            names = {r.name for r in self.registry.processes(app)}
+            while f"{self.cfg.pool_prefix}{n}" in names:
+                n += 1
+            name = f"{self.cfg.pool_prefix}{n}"
+            self.lifecycle.create_process(app, name, pooled=True)
+            return self._ready(app, name, deadline)
+
+    def _on_cinv(self, sender: Session, hdr: dict[str, Any], payload: Any) -> None:
+        assert sender.ident is not None
+        threading.Thread(target=self._relay_cinv, args=(sender.app, sender.ident, hdr, payload.bytes),
+                         daemon=True).start()
+
+    def _relay_cinv(self, app: str, sender: bytes, hdr: dict[str, Any], payload: bytes) -> None:
+        """A process invokes a peer that is not running: swap it in and relay the call."""
+        try:
+            res = self.invoke(app, hdr["fn"], payload, process=hdr["dst"])
+            reply = [wire.header("res", id=hdr["id"], ok=True, ct=res.content_type), res.payload]
+        except PraasError as exc:
+            reply = [wire.header("res", id=hdr["id"], ok=False, err=exc.to_dict()), b""]
+        self.endpoint.send_to(sender, reply)
+
+
+__all__ = ["Invoker", "InvokeResult", "PendingCall", "Lifecycle"]

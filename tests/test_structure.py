@@ -1,0 +1,181 @@
+"""The structure rules of the package (CONTRIBUTING.md), checked on the code itself.
+
+* the process runtime never imports the control plane; the SDK stands on the protocol only;
+* no import circles; no module over ~500 lines;
+* one process contract: only ``process/config.py`` names the ``PRAAS_*`` launch variables;
+* lifecycle knowledge stays in ``lifecycle.py`` (no status strings elsewhere);
+* the public surface (``praas_kit.__all__``) is what it says, and the SDK's typed models follow the
+  REST API's response models.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import praas_kit
+
+PKG = Path(praas_kit.__file__).parent
+MAX_LINES = 500
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def _loaded_after_import(module: str) -> list[str]:
+    code = f"import sys, json, {module}; print(json.dumps(sorted(m for m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("module, forbidden", [
+    ("praas_kit.sdk.client", ("praas_kit.control", "praas_kit.deploy", "praas_kit.backends", "praas_kit.tools",
+                              "praas_kit.process", "praas_kit.storage", "fastapi", "uvicorn", "docker")),
+    ("praas_kit.process.runtime", ("praas_kit.control", "praas_kit.sdk", "praas_kit.deploy", "praas_kit.tools",
+                                   "praas_kit.backends", "fastapi", "uvicorn", "httpx", "docker")),
+    ("praas_kit", ("praas_kit.control", "praas_kit.sdk", "praas_kit.deploy", "praas_kit.tools", "zmq", "httpx",
+                   "fastapi", "docker", "boto3")),
+    ("praas_kit.control.server", ("praas_kit.sdk", "praas_kit.deploy", "praas_kit.tools", "docker", "boto3")),
+])
+def test_import_rules(module: str, forbidden: tuple[str, ...]) -> None:
+    loaded = _loaded_after_import(module)
+    bad = [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)]
+    assert bad == [], f"importing {module} loads {bad}"
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """praas_kit modules ``path`` imports at run time (not under ``if TYPE_CHECKING``)."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue
+            if isinstance(child, ast.Import):
+                found.update(a.name for a in child.names if a.name.startswith("praas_kit"))
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    pkg = name.rsplit(".", child.level if path.name != "__init__.py" else child.level - 1)[0]
+                    base = f"{pkg}.{base}".rstrip(".")
+                if base.startswith("praas_kit"):
+                    found.add(base)
+                    found.update(f"{base}.{a.name}" for a in child.names)
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def test_no_import_circles() -> None:
+    mods = _modules()
+    graph = {name: {m for m in _imports(path, name) if m in mods and m != name} for name, path in mods.items()}
+    # a package's __init__ that only re-exports its own submodules is not a circle with them
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not (m != "praas_kit" and name.startswith(m + "."))}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    circles: list[list[str]] = []
+    counter = [0]
+
+    def strong(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            strong(v)
+    assert circles == []
+
+
+def test_no_module_is_long() -> None:
+    long = {str(p.relative_to(PKG.parent)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines()))
+            > MAX_LINES}
+    assert long == {}
+
+
+# the variables only a process runtime reads (those it shares with the control plane, like
+# PRAAS_MAX_PAYLOAD, mean the same on both sides and are read by each side's config)
+LAUNCH_VARS = re.compile(r"PRAAS_(APP|PROCESS|SECRET|CONTROL|BIND|ADVERTISE|STATE_DIR|WORKERS|STORE_FILE|SWAPIN|"
+                         r"PARENT_PID|CODE)\b")
+
+
+def test_only_the_process_config_names_the_launch_environment() -> None:
+    writers = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if LAUNCH_VARS.search(p.read_text()))
+    assert writers == ["process/config.py"]
+
+
+def test_status_strings_live_in_the_lifecycle_only() -> None:
+    states = "ALLOCATING|ALLOCATED|SWAPPING_OUT|SWAPPED_OUT|SWAPPING_IN|CLOSING|CLOSED|FAILED"
+    pattern = re.compile(rf"""["']({states})["']""")
+    users = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if pattern.search(p.read_text()))
+    assert users == ["lifecycle.py"]
+
+
+def test_public_names() -> None:
+    assert sorted(praas_kit.__all__) == sorted([
+        "function", "SELF", "ANY", "Invocation", "Result", "Status", "connect", "local", "docker_deployment",
+        "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
+        "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
+        "RecvTimeout", "Timeout", "PayloadTooLarge", "ProtocolError", "BackendError", "StorageError",
+        "SnapshotNotFound", "Unauthorized", "BadRequest",
+    ])
+    for name in praas_kit.__all__:
+        assert getattr(praas_kit, name) is not None
+    errors = [getattr(praas_kit, n) for n in praas_kit.__all__ if n.endswith(("Error", "Found", "Exists", "Name",
+                                                                              "Argument", "State", "Died", "Timeout",
+                                                                              "Large", "Unauthorized", "Request"))]
+    assert all(issubclass(e, praas_kit.PraasError) for e in errors)
+    with pytest.raises(AttributeError):
+        praas_kit.no_such_name  # noqa: B018
+
+
+def test_sdk_models_follow_the_response_models() -> None:
+    from praas_kit.control import schemas
+    from praas_kit.sdk import models
+
+    pairs = [(models.ProcessInfo, schemas.ProcessModel), (models.ApplicationInfo, schemas.ApplicationModel),
+             (models.SnapshotInfo, schemas.SnapshotModel), (models.MetricsInfo, schemas.MetricsModel),
+             (models.SwapReport, schemas.SwapReportModel)]
+    for dc, model in pairs:
+        assert [f.name for f in dataclasses.fields(dc)] == list(model.model_fields), dc.__name__
+
+
+def test_py_typed_marker_ships() -> None:
+    assert (PKG / "py.typed").exists()
