@@ -20,6 +20,7 @@ from praas_kit.errors import (
     InvalidName,
     InvalidState,
     InvocationError,
+    MailboxFull,
     PayloadTooLarge,
     PraasError,
     ProcessDied,
@@ -48,7 +49,7 @@ __all__ = [
     "function", "SELF", "ANY", "Invocation", "Result", "Status", "connect", "local", "docker_deployment",
     "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
     "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
-    "RecvTimeout", "Timeout", "PayloadTooLarge", "ProtocolError", "BackendError", "StorageError",
+    "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "ProtocolError", "BackendError", "StorageError",
     "SnapshotNotFound", "Unauthorized", "BadRequest",
 ]
 

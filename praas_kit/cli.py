@@ -273,28 +273,31 @@ def images_list() -> None:
 
 
 @app.command()
-def bench(quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
+def bench(name: str = typer.Argument("core", help="which benchmark: core, docker or load"),
+          quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),
-          backend: str = typer.Option("local", help="local or docker")) -> None:
-    """Run the runtime micro-benchmarks and save CSV + metadata; print each figure with its target."""
+          backend: str | None = typer.Option(None, help="'docker' runs the docker benchmark (same as NAME=docker)")
+          ) -> None:
+    """Run a benchmark, save CSV + metadata, and print each headline figure with its target."""
+    import importlib
+
+    from praas_kit.bench import BENCHMARKS
+    from praas_kit.bench.common import format_figures
+
     logging.basicConfig(level="WARNING")
     target = out or (Path("results") / "quick" if quick else Path("results"))
+    chosen = "docker" if backend == "docker" and name == "core" else name
 
     def go() -> None:
-        from praas_kit.bench.common import format_figures
-        from praas_kit.bench.core import summarise
-
-        if backend == "docker":
-            from praas_kit.bench.docker import run_docker_benchmarks
-
-            run = run_docker_benchmarks(target, quick=quick)
-        elif backend == "local":
-            from praas_kit.bench.core import run_core_benchmarks
-
-            run = run_core_benchmarks(target, quick=quick)
-        else:
-            raise InvalidArgument(f"unknown backend {backend!r} for the benchmarks: local or docker")
+        if backend is not None and backend not in ("local", "docker"):
+            raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
+        if chosen not in BENCHMARKS:
+            raise InvalidArgument(f"unknown benchmark {chosen!r}; known: {', '.join(BENCHMARKS)}")
+        module_name, function = BENCHMARKS[chosen]
+        module = importlib.import_module(module_name)
+        run = getattr(module, function)(target, quick=quick)
+        summarise = getattr(module, "summarise", None) or importlib.import_module("praas_kit.bench.core").summarise
         typer.echo(format_figures(summarise(run.rows)))
         typer.echo(f"\nresults: {run.csv} (one line per sample) and {run.meta} (provenance and medians)")
 

@@ -86,6 +86,10 @@ class InvalidState(Conflict):
     """The operation is not allowed in the object's current lifecycle state."""
 
 
+class MailboxFull(Conflict):
+    """A process's mailbox is at its bound (messages or bytes); the message was not taken."""
+
+
 class InvalidName(PraasError):
     """A name does not match ``[a-z0-9][a-z0-9._-]{0,62}``."""
 

@@ -56,12 +56,10 @@ class Invocation:
         return self.payload.decode()
 
 
-def load_code(path: str | Path) -> dict[str, FunctionType]:
-    """Import application code (a ``.py`` file or a package directory) and return its functions.
-
-    The module's parent directory goes on ``sys.path``. Raises :class:`InvalidArgument` if the
-    path does not exist; import errors propagate with their traceback.
-    """
+def module_name(path: str | Path) -> str:
+    """The module name of application code at ``path`` (a ``.py`` file or a package directory);
+    :class:`InvalidArgument` if it is neither, or if its name would import another module instead (a
+    standard-library module such as ``json``, or one already loaded)."""
     p = Path(path).resolve()
     if not p.exists():
         raise InvalidArgument(f"application code {str(path)!r} does not exist")
@@ -70,7 +68,26 @@ def load_code(path: str | Path) -> dict[str, FunctionType]:
     elif p.is_dir() and (p / "__init__.py").exists():
         modname = p.name
     else:
-        raise InvalidArgument(f"application code {str(path)!r} is neither a .py file nor a package")
+        raise InvalidArgument(f"application code {str(path)!r} is neither a .py file nor a package directory "
+                              "(with an __init__.py)")
+    if not modname.isidentifier():
+        raise InvalidArgument(f"application code {p.name!r}: {modname!r} is not a valid module name")
+    loaded = sys.modules.get(modname)
+    if modname in sys.stdlib_module_names or modname == "praas_kit" or (
+            loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() not in (p, p / "__init__.py")):
+        raise InvalidArgument(f"application code {p.name!r} is named like the module {modname!r} that Python would "
+                              "import instead (standard library or already loaded): rename it")
+    return modname
+
+
+def load_code(path: str | Path) -> dict[str, FunctionType]:
+    """Import application code (a ``.py`` file or a package directory) and return its functions.
+
+    The module's parent directory goes on ``sys.path``. Raises :class:`InvalidArgument` if the path is not
+    application code (see :func:`module_name`); import errors propagate with their traceback.
+    """
+    p = Path(path).resolve()
+    modname = module_name(p)
     parent = str(p.parent)
     if parent not in sys.path:
         sys.path.insert(0, parent)
@@ -78,4 +95,4 @@ def load_code(path: str | Path) -> dict[str, FunctionType]:
     return dict(REGISTRY)
 
 
-__all__ = ["ANY", "SELF", "REGISTRY", "FunctionType", "Invocation", "function", "load_code"]
+__all__ = ["ANY", "SELF", "REGISTRY", "FunctionType", "Invocation", "function", "load_code", "module_name"]

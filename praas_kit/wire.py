@@ -16,7 +16,10 @@ type        fields                                       meaning
                                                          sender's incarnation, ``seq`` counts per
                                                          (sender incarnation, destination)
 ``ack``     ``dst`` str, ``seq`` int, ``ok`` bool        receipt of a ``msg`` from ``dst``; ``ok=false``
-                                                         bounces it (the receiver is swapping out)
+            [``why``, ``held``]                          refuses it (``why``: swapping, full, out_of_order)
+                                                         and the sender re-sends it through the control
+                                                         plane; from the control plane ``held=true`` means
+                                                         stored durably, without it: delivered
 ``cinv``    ``id``, ``dst``, ``fn`` str                  process -> control plane: invoke a peer that
                                                          is not running (the control plane swaps it in)
 ``ping``    ``id`` str                                   liveness; answered with ``pong``

@@ -19,8 +19,8 @@ def fuzz_plane(tmp_path_factory):
 
 
 def test_rest_api_fuzz(fuzz_plane):
-    schema = schemathesis.openapi.from_url(fuzz_plane.url + "/openapi.json")
     headers = {"Authorization": f"Bearer {fuzz_plane.token}"}
+    schema = schemathesis.openapi.from_url(fuzz_plane.url + "/openapi.json", headers=headers)
     failures = []
     count = 0
     for op in schema.get_all_operations():

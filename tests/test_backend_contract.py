@@ -39,8 +39,8 @@ def echo(invocation, context):
 
 @function
 def environment(invocation, context):
-    store_file = os.environ.get("PRAAS_STORE_FILE")
-    return {"env": dict(os.environ), "store_file_left": bool(store_file and os.path.exists(store_file))}
+    secrets_file = os.environ.get("PRAAS_SECRETS_FILE")
+    return {"env": dict(os.environ), "secrets_file_left": bool(secrets_file and os.path.exists(secrets_file))}
 
 
 @function
@@ -126,9 +126,9 @@ def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backen
 
 
 def _spec(endpoint: Endpoint, code: Path, proc: str, store: Any = None) -> ProcessSpec:
-    cfg = ProcessConfig(app="contract", proc=proc, control=endpoint.address, secret=f"secret-{proc}",
-                        metrics_interval=0.2)
-    return ProcessSpec("contract", proc, uuid.uuid4().hex[:12], 0.5, 256, cfg, code=str(code), store=store)
+    cfg = ProcessConfig(app="contract", proc=proc, control=endpoint.address, metrics_interval=0.2)
+    return ProcessSpec("contract", proc, uuid.uuid4().hex[:12], 0.5, 256, cfg, code=str(code), store=store,
+                       secrets={"secret": f"secret-{proc}"})
 
 
 def test_registry_knows_the_backends_and_names_them_in_errors(tmp_path: Path) -> None:
@@ -180,8 +180,8 @@ def test_kill_is_reported_once_and_close_stops_the_rest(kit: tuple[Backend, Endp
 
 
 def test_swap_store_reaches_the_runtime_privately(kit: tuple[Backend, Endpoint, Exits, Path], tmp_path: Path) -> None:
-    """The runtime gets the store's spec in a file it removes after reading, not in its environment, and
-    can swap to it."""
+    """The runtime gets its secrets (the store's spec among them) in a file it removes after reading, not in its
+    environment, and can swap to the store."""
     backend, endpoint, exits, code = kit
     store = DirectoryStore(tmp_path / "swaps", fsync=False)
     handle = backend.start(_spec(endpoint, code, "s", store=store), exits.callback("s"))
@@ -192,8 +192,8 @@ def test_swap_store_reaches_the_runtime_privately(kit: tuple[Backend, Endpoint, 
         dp.invoke(hello["addr"], "write", b"v", timeout=10)
     finally:
         dp.close()
-    assert not seen["store_file_left"]
-    assert not [k for k, v in seen["env"].items() if "swaps" in v or '"kind"' in v], seen["env"]
+    assert not seen["secrets_file_left"]
+    assert not [k for k, v in seen["env"].items() if "swaps" in v or "secret-s" in v], seen["env"]
     snapshot = "0" * 20 + "-abcdef"
     reply = endpoint.ask(ident, "swap", snapshot=snapshot)
     assert reply["ok"], reply

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.errors import InvalidArgument, StorageError
-from praas_kit.process.config import ProcessConfig, read_store_file, write_store_file
+from praas_kit.process.config import ProcessConfig, read_secrets_file, write_secrets_file
 from praas_kit.storage import kinds, open_store, register, store_class
 from praas_kit.storage.directory import DirectoryStore
 
@@ -20,13 +20,13 @@ names = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,20}", fullmatch=True)
 text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30)
 
 
-@given(app=names, proc=names, secret=text, workers=st.integers(1, 64), payload=st.integers(1, 1 << 30),
+@given(app=names, proc=names, code=st.none() | text, workers=st.integers(1, 64), payload=st.integers(1, 1 << 30),
        interval=st.floats(0.01, 100), swapin=st.none() | text, parent=st.none() | st.integers(1, 1 << 22),
-       store=st.none() | st.just(Path("/run/praas/store.json")))
-def test_process_config_round_trips_through_the_environment(app, proc, secret, workers, payload, interval, swapin,
-                                                            parent, store) -> None:
-    cfg = ProcessConfig(app=app, proc=proc, secret=secret, workers=workers, max_payload=payload,
-                        metrics_interval=interval, swapin=swapin, parent_pid=parent, store_file=store)
+       secrets=st.none() | st.just(Path("/run/praas/secrets.json")), mailbox=st.none() | st.integers(1, 1 << 40))
+def test_process_config_round_trips_through_the_environment(app, proc, code, workers, payload, interval, swapin,
+                                                            parent, secrets, mailbox) -> None:
+    cfg = ProcessConfig(app=app, proc=proc, code=code, workers=workers, max_payload=payload, metrics_interval=interval,
+                        swapin=swapin, parent_pid=parent, secrets_file=secrets, mailbox_bytes=mailbox)
     env = cfg.to_env()
     assert all(k.startswith("PRAAS_") and isinstance(v, str) for k, v in env.items())
     assert ProcessConfig.from_env(env) == cfg
@@ -39,10 +39,11 @@ def test_process_config_names_what_is_missing_or_malformed() -> None:
         ProcessConfig.from_env({"PRAAS_APP": "a", "PRAAS_PROCESS": "p", "PRAAS_WORKERS": "many"})
 
 
-def test_store_file_is_private_and_removed_after_reading(tmp_path: Path) -> None:
-    path = write_store_file(tmp_path / "private" / "store.json", {"kind": "dir", "root": "/x"})
+def test_secrets_file_is_private_and_removed_after_reading(tmp_path: Path) -> None:
+    secrets = {"secret": "s", "store": {"kind": "dir", "root": "/x"}}
+    path = write_secrets_file(tmp_path / "private" / "secrets.json", secrets)
     assert path.stat().st_mode & 0o777 == 0o600
-    assert read_store_file(path) == {"kind": "dir", "root": "/x"}
+    assert read_secrets_file(path) == secrets
     assert not path.exists()
 
 

@@ -123,8 +123,9 @@ def assert_clean(engine: Any, owner: str, network: str) -> None:
 # (what every backend must do is in test_backend_contract.py; these are the docker backend's own promises)
 def _spec(app: str, proc: str, code: Path | None = None, control: str | None = None, secret: str = "",
           vcpus: float = 0.5, memory_mb: int = 128) -> ProcessSpec:
-    cfg = ProcessConfig(app=app, proc=proc, control=control, secret=secret)
-    return ProcessSpec(app, proc, uuid.uuid4().hex[:12], vcpus, memory_mb, cfg, code=str(code) if code else None)
+    cfg = ProcessConfig(app=app, proc=proc, control=control)
+    return ProcessSpec(app, proc, uuid.uuid4().hex[:12], vcpus, memory_mb, cfg, code=str(code) if code else None,
+                       secrets={"secret": secret})
 
 
 def test_container_identity_network_and_labels(engine: Any, network_name: str, app_file: Path) -> None:
@@ -221,11 +222,11 @@ def test_stores_say_what_they_need_in_a_container(engine: Any, network_name: str
     try:
         volumes: dict[str, dict[str, str]] = {}
         host = _ContainerStoreHost(backend, volumes)
-        s3 = S3Store("http://127.0.0.1:9000", "b", "key", "secret").container_view(host)
+        s3 = S3Store("http://127.0.0.1:9000", "b", "key", "secret").process_view(host)
         assert s3["endpoint"] == f"http://{backend.gateway}:9000" and volumes == {}
-        assert S3Store("http://s3:9000", "b").container_view(host)["endpoint"] == "http://s3:9000"
+        assert S3Store("http://s3:9000", "b").process_view(host)["endpoint"] == "http://s3:9000"
         root = tmp_path / "swaps"
-        faulty = FaultyStore(DirectoryStore(root), 1, None).container_view(host)
+        faulty = FaultyStore(DirectoryStore(root), 1, None).process_view(host)
         assert faulty["inner"]["root"] == str(root.resolve())
         assert volumes == {str(root.resolve()): {"bind": str(root.resolve()), "mode": "rw"}}
         assert root.stat().st_uid == 10001 or os.geteuid() != 0
@@ -405,7 +406,7 @@ def test_swap_to_s3_from_containers(engine: Any, network_name: str, app_file: Pa
             container = _container(engine, p, "s3app", "alice")
             # the credentials are neither in the environment nor left in the file the runtime read them from
             assert not [e for e in container.attrs["Config"]["Env"] if s3.secret_key in e.split("=", 1)[1]]
-            assert container.exec_run(["test", "-e", "/run/praas/store.json"]).exit_code != 0
+            assert container.exec_run(["test", "-e", "/run/praas/secrets.json"]).exit_code != 0
             data = os.urandom(10 * MiB)
             proc.invoke("put", data)
             t0 = time.perf_counter()

@@ -480,3 +480,13 @@ def test_s3_endpoint_down_mid_write_keeps_previous(moto_server: tuple[Any, int])
     st.delete("app", "p", sid)  # ... until it is deleted
     assert not any(o.startswith(sid) for o in raw_objects(st, "app", "p"))
     assert st.snapshots("app", "p") == [previous]
+
+
+def test_collect_removes_uncommitted_snapshots_only(store: SwapStore) -> None:
+    app, proc = "coll", f"p-{uuid.uuid4().hex[:6]}"
+    kept = commit_snapshot(store, app, proc, {"state.bin": b"v1"})
+    w = store.writer(app, proc, new_snapshot_id())  # an interrupted swap-out: objects, no manifest
+    w.put("state.bin", [b"partial"])
+    assert len(store.snapshot_ids(app, proc)) == 2 and store.snapshots(app, proc) == [kept]
+    assert len(store.collect(app, proc, set(store.snapshots(app, proc)))) == 1
+    assert store.snapshot_ids(app, proc) == [kept] == store.snapshots(app, proc)

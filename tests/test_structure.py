@@ -153,14 +153,15 @@ def test_public_names() -> None:
         "function", "SELF", "ANY", "Invocation", "Result", "Status", "connect", "local", "docker_deployment",
         "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
         "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
-        "RecvTimeout", "Timeout", "PayloadTooLarge", "ProtocolError", "BackendError", "StorageError",
+        "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "ProtocolError", "BackendError", "StorageError",
         "SnapshotNotFound", "Unauthorized", "BadRequest",
     ])
     for name in praas_kit.__all__:
         assert getattr(praas_kit, name) is not None
     errors = [getattr(praas_kit, n) for n in praas_kit.__all__ if n.endswith(("Error", "Found", "Exists", "Name",
                                                                               "Argument", "State", "Died", "Timeout",
-                                                                              "Large", "Unauthorized", "Request"))]
+                                                                              "Large", "Full", "Unauthorized",
+                                                                              "Request"))]
     assert all(issubclass(e, praas_kit.PraasError) for e in errors)
     with pytest.raises(AttributeError):
         praas_kit.no_such_name  # noqa: B018

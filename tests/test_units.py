@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import praas_kit
 from praas_kit import wire
 from praas_kit.errors import (
     InvalidName,
@@ -23,7 +24,7 @@ from praas_kit.errors import (
 from praas_kit.lifecycle import Event, Status, allowed, transition
 from praas_kit.names import ANY, validate_name
 from praas_kit.payload import Result, encode_payload, encode_result
-from praas_kit.process.mailbox import Mailbox
+from praas_kit.process.mailbox import Delivery, Mailbox
 from praas_kit.process.state import StateStore
 
 
@@ -108,8 +109,8 @@ def test_mailbox_fifo_any_and_dedup():
     m.put("a", "k", b"1", seq=1, ep="e")
     m.put("b", "k", b"x", seq=1, ep="e")
     m.put("a", "k", b"2", seq=2, ep="e")
-    assert not m.put("a", "k", b"1-again", seq=1, ep="e")  # duplicate
-    assert m.put("a", "k", b"new-incarnation", seq=1, ep="f")
+    assert m.put("a", "k", b"1-again", seq=1, ep="e") is Delivery.DUPLICATE
+    assert m.put("a", "k", b"new-incarnation", seq=1, ep="f") is Delivery.ACCEPTED
     assert m.get("b", "k", 0) == b"x"
     assert [m.get(ANY, "k", 0) for _ in range(3)] == [b"1", b"2", b"new-incarnation"]
     with pytest.raises(RecvTimeout):
@@ -121,12 +122,46 @@ def test_mailbox_blocking_recv_and_dump_restore():
     threading.Timer(0.1, lambda: m.put("a", "k", b"late")).start()
     t0 = time.monotonic()
     assert m.get("a", "k", 5) == b"late" and time.monotonic() - t0 < 2
-    m.put("a", "k", b"1", seq=5, ep="e")
+    for seq in range(1, 6):
+        m.put("a", "k", str(seq).encode(), seq=seq, ep="e")
     m.put("b", "j", b"2")
     m2 = Mailbox()
     m2.restore(m.dump())
-    assert m2.pending() == 2 and m2.get(ANY, "j", 0) == b"2"
-    assert not m2.put("a", "k", b"dup", seq=5, ep="e")
+    assert m2.pending() == 6 and m2.get(ANY, "j", 0) == b"2"
+    assert m2.put("a", "k", b"dup", seq=5, ep="e") is Delivery.DUPLICATE
+    assert m2.put("a", "k", b"6", seq=6, ep="e") is Delivery.ACCEPTED
+
+
+def test_mailbox_takes_each_sender_strictly_in_order():
+    m = Mailbox()
+    assert m.put("a", "k", b"2", seq=2, ep="e") is Delivery.OUT_OF_ORDER  # 1 is still on its way
+    assert m.put("a", "k", b"1", seq=1, ep="e") is Delivery.ACCEPTED
+    assert m.put("a", "k", b"3", seq=3, ep="e") is Delivery.OUT_OF_ORDER  # 2 was refused: 3 must wait
+    assert m.put("a", "k", b"2", seq=2, ep="e") is Delivery.ACCEPTED
+    assert m.put("a", "k", b"3", seq=3, ep="e") is Delivery.ACCEPTED
+    assert [m.get("a", "k", 0) for _ in range(3)] == [b"1", b"2", b"3"]
+
+
+def test_mailbox_bounds_refuse_but_never_starve():
+    m = Mailbox(max_messages=3, max_bytes=100)
+    assert m.put("a", "k", b"x" * 500, seq=1, ep="e") is Delivery.ACCEPTED  # too big, but the mailbox was empty
+    assert m.put("a", "k", b"y", seq=2, ep="e") is Delivery.FULL
+    assert m.get("a", "k", 0) == b"x" * 500
+    for i in range(2, 5):
+        assert m.put("a", "k", b"z", seq=i, ep="e") is Delivery.ACCEPTED
+    assert m.put("a", "k", b"z", seq=5, ep="e") is Delivery.FULL  # three messages
+    with pytest.raises(praas_kit.MailboxFull):
+        m.put_own("me", "k", b"own")
+    assert (m.count, m.nbytes) == (3, 3)
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "5", True])
+def test_recv_timeouts_are_checked_and_huge_ones_clamped(bad):
+    m = Mailbox()
+    with pytest.raises(praas_kit.InvalidArgument):
+        m.get("a", "k", bad)
+    threading.Timer(0.1, lambda: m.put("a", "k", b"late")).start()
+    assert m.get("a", "k", 1e10) == b"late"  # no OverflowError
 
 
 def test_state_store():

@@ -10,9 +10,10 @@ Each process runs ``python -m praas_kit.process`` (the image's entry point) in a
   never mounted;
 * code: read-only under ``/code`` (:mod:`praas_kit.backends.docker_code`): a bind mount, or a copy
   put into the container when the control plane itself runs in a container (``code_transfer="copy"``);
-* the swap store: its spec as the container must see it (the store asks this backend for a shared
-  directory or a reachable endpoint: :meth:`~praas_kit.storage.base.SwapStore.container_view`), in
-  ``/run/praas/store.json`` (0600, owned by ``run_as``), never in the environment;
+* secrets (the hello secret, the CurveZMQ keys, the swap store's spec as the container must see it: the
+  store asks this backend for a shared directory or a reachable endpoint,
+  :meth:`~praas_kit.storage.base.SwapStore.process_view`) in ``/run/praas/secrets.json`` (0600, owned by
+  ``run_as``, removed by the runtime once read), never in the environment;
 * environment: :meth:`ProcessConfig.to_env <praas_kit.process.config.ProcessConfig.to_env>` with
   ``bind=tcp://*:8000`` (the runtime then advertises its container IP) and ``state_dir=/state``;
 * labels: ``<label_prefix>=1``, ``<label_prefix>.app``, ``.process``, ``.incarnation`` and
@@ -47,21 +48,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 from praas_kit import docker_engine, image_names
 from praas_kit.backends import docker_code
-from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
+from praas_kit.backends.base import CODE_CHECK_TIMEOUT, Backend, ExitCallback, Handle, ProcessSpec, parse_code_check
 from praas_kit.backends.docker_events import ExitWatcher, Tracked
-from praas_kit.errors import BackendError
+from praas_kit.errors import BackendError, InvalidArgument
 
 log = logging.getLogger("praas_kit.backends.docker")
 
 DEFAULT_NETWORK = "praas-net"
 DATA_PORT = 8000
 STATE_DIR = "/state"
-STORE_FILE = "/run/praas/store.json"
+SECRETS_FILE = "/run/praas/secrets.json"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
 
 
 class _ContainerStoreHost:
-    """What one container start offers a swap store (:class:`~praas_kit.storage.base.ContainerHost`):
+    """What one container start offers a swap store (:class:`~praas_kit.storage.base.ProcessHost`):
     a host directory bind-mounted at the same path, and endpoints rewritten for the bridge."""
 
     def __init__(self, backend: DockerBackend, volumes: docker_code.Volumes) -> None:
@@ -202,9 +203,9 @@ class DockerBackend(Backend):
         volumes: docker_code.Volumes = {}
         archives: list[tuple[str, bytes]] = []
         staged = code = None
-        if spec.store is not None:
-            view = spec.store.container_view(_ContainerStoreHost(self, volumes))
-            archives.append(("/run", docker_code.private_file_archive("store.json", json.dumps(view).encode(), ids)))
+        view = spec.store.process_view(_ContainerStoreHost(self, volumes)) if spec.store is not None else None
+        secrets = json.dumps(spec.secrets_for(view)).encode()
+        archives.append(("/run", docker_code.private_file_archive(Path(SECRETS_FILE).name, secrets, ids)))
         if spec.code and self.code_transfer == "copy":
             src = Path(spec.code)
             if not src.exists():
@@ -215,7 +216,7 @@ class DockerBackend(Backend):
             code_volumes, code, staged = docker_code.mount(spec.code, spec.incarnation, ids)
             volumes.update(code_volumes)
         cfg = spec.config.replace(bind=f"tcp://*:{DATA_PORT}", state_dir=Path(STATE_DIR), parent_pid=None,
-                                  code=code, store_file=Path(STORE_FILE) if spec.store is not None else None)
+                                  code=code, secrets_file=Path(SECRETS_FILE))
         env = cfg.to_env() | {"PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2"}
         labels = {self._label(): "1", self._label("app"): spec.app, self._label("process"): spec.proc,
                   self._label("incarnation"): spec.incarnation, self._label("owner"): self.owner}
@@ -266,6 +267,35 @@ class DockerBackend(Backend):
         except self._engine_errors as exc:
             docker_code.remove_staged(staged)
             raise BackendError(f"cannot create container {name}: {exc}") from None
+
+    def check_code(self, code: str, image: str | None = None) -> list[str]:
+        """The code check in a throw-away container of the application's image (no network, the process
+        user, the code copied in), so that user code never runs on the control plane's host."""
+        src = Path(code)
+        if not src.exists():
+            raise InvalidArgument(f"application code {code!r} does not exist")
+        image = image or self.image
+        self._check_image(image)
+        try:
+            container = self.client.containers.create(
+                image, entrypoint=["/opt/praas/bin/python", "-m", "praas_kit.process.codecheck",
+                                   f"{docker_code.CODE_DIR}/{src.name}"],
+                user=self.run_as, network_disabled=True, labels={self._label(): "1", self._label("owner"): self.owner},
+                cap_drop=["ALL"], security_opt=["no-new-privileges"], mem_limit=512 << 20, pids_limit=256)
+        except self._engine_errors as exc:
+            raise BackendError(f"cannot create a container to check the application code: {exc}") from None
+        try:
+            container.put_archive(docker_code.CODE_DIR, docker_code.archive(src))
+            container.start()
+            container.wait(timeout=CODE_CHECK_TIMEOUT)
+            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+        except self._engine_errors as exc:
+            raise BackendError(f"checking the application code in a container failed: {exc}") from None
+        finally:
+            with contextlib.suppress(*self._engine_errors):
+                container.remove(force=True)
+        return parse_code_check(stdout, stderr)
 
     # ================================================================ stop, kill, recover
     @staticmethod
@@ -418,4 +448,4 @@ class DockerBackend(Backend):
             self.client.close()
 
 
-__all__ = ["DockerBackend", "DEFAULT_NETWORK", "DATA_PORT", "STATE_DIR", "STORE_FILE"]
+__all__ = ["DockerBackend", "DEFAULT_NETWORK", "DATA_PORT", "STATE_DIR", "SECRETS_FILE"]

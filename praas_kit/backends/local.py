@@ -3,6 +3,16 @@
 The embedded default: no Docker, nothing to install. ``memory_mb`` is enforced with
 ``RLIMIT_AS`` (plus a fixed allowance for the interpreter's own address space); ``vcpus`` is
 recorded but not enforced.
+
+What it isolates, and what it does not. A process starts with a scrubbed environment (a few
+variables it needs, nothing of the control plane's: no token, no cloud credentials), receives its
+secrets in a file it reads once and removes, and its children die with it (the whole process group is
+killed). But it runs as the control plane's user: it can read whatever that user can read (say the
+token file of a ``praas serve`` in ``~/.praas``, or another process's working directory), and it shares
+the host's network and CPUs. Use the ``docker`` backend for isolation (its own user, no capabilities,
+resource limits, no host files but its code).
+
+After a process ends, the last 64 KiB of its log stay in ``<root>/<app>/<proc>.log``.
 """
 
 from __future__ import annotations
@@ -21,11 +31,26 @@ from typing import Any
 
 from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
 from praas_kit.errors import BackendError
-from praas_kit.process.config import write_store_file
+from praas_kit.process.config import write_secrets_file
 
 log = logging.getLogger("praas_kit.backends.local")
 
 ADDRESS_SPACE_ALLOWANCE_MB = 768  # virtual memory of Python, libzmq and thread stacks that is not data
+#: the only variables of the control plane's environment a process gets (besides its PRAAS_* config)
+ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+LOG_KEPT = 64 << 10  #: bytes of a finished process's log that are kept
+
+
+class _SameHost:
+    """The local backend's :class:`~praas_kit.storage.base.ProcessHost`: processes see the control
+    plane's files and network as they are."""
+
+    def share_directory(self, path: Path) -> str:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return str(Path(path).resolve())
+
+    def reach(self, url: str) -> str:
+        return url
 
 
 class LocalBackend(Backend):
@@ -62,14 +87,14 @@ class LocalBackend(Backend):
     def start(self, spec: ProcessSpec, on_exit: ExitCallback) -> Handle:
         workdir = self.root / spec.app / f"{spec.proc}-{spec.incarnation}"
         (workdir / "state").mkdir(parents=True, exist_ok=True)
-        store_file = None
-        if spec.store is not None:
-            store_file = write_store_file(workdir / "private" / "store.json", spec.store.spec())
+        (workdir / "private").mkdir(mode=0o700, exist_ok=True)
+        store_view = spec.store.process_view(_SameHost()) if spec.store is not None else None
+        secrets_file = write_secrets_file(workdir / "private" / "secrets.json", spec.secrets_for(store_view))
         cfg = spec.config.replace(bind="tcp://127.0.0.1:0", state_dir=workdir / "state", parent_pid=os.getpid(),
-                                  code=spec.code, store_file=store_file)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PRAAS_")}
+                                  code=spec.code, secrets_file=secrets_file)
+        env = {k: os.environ[k] for k in ENV_ALLOWED if k in os.environ}
         env.update(cfg.to_env())
-        env.update({"MALLOC_ARENA_MAX": "2", "PYTHONUNBUFFERED": "1"})
+        env.update({"HOME": str(workdir), "MALLOC_ARENA_MAX": "2", "PYTHONUNBUFFERED": "1"})
         limit = (spec.memory_mb + ADDRESS_SPACE_ALLOWANCE_MB) << 20 if self.enforce_memory else None
 
         def preexec() -> None:  # runs in the child before exec
@@ -116,14 +141,31 @@ class LocalBackend(Backend):
                 except subprocess.TimeoutExpired:
                     popen.kill()
                     popen.wait(5)
+        _kill_group(handle)  # what the functions started (a fork, a server) goes with the process
+        self._keep_log(handle)
         workdir = handle.get("workdir")
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _keep_log(self, handle: Handle) -> None:
+        """Keep the end of a finished process's log next to its working directory."""
+        workdir = handle.get("workdir")
+        if not workdir:
+            return
+        path = Path(workdir) / "process.log"
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(0, path.stat().st_size - LOG_KEPT))
+                tail = f.read()
+            _kept_log(Path(workdir)).write_bytes(tail)
+        except OSError:
+            pass
 
     def kill(self, handle: Handle) -> None:
         popen = self._popen(handle)
         if popen is not None:
             popen.kill()
+            _kill_group(handle)
             return
         pid = int(handle.get("pid", -1))
         if pid > 0 and _is_runtime(pid):  # left over from an earlier control plane
@@ -131,6 +173,7 @@ class LocalBackend(Backend):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            _kill_group(handle)
 
     def alive(self, handle: Handle) -> bool:
         popen = self._popen(handle)
@@ -146,11 +189,16 @@ class LocalBackend(Backend):
             shutil.rmtree(workdir, ignore_errors=True)
 
     def logs(self, handle: Handle, tail: int = 40) -> str:
-        try:
-            lines = (Path(handle["workdir"]) / "process.log").read_text(errors="replace").splitlines()
-        except (OSError, KeyError):
+        """The last lines of the process's log (of its kept log once it has finished)."""
+        workdir = handle.get("workdir")
+        if not workdir:
             return ""
-        return "\n".join(lines[-tail:])
+        for path in (Path(workdir) / "process.log", _kept_log(Path(workdir))):
+            try:
+                return "\n".join(path.read_text(errors="replace").splitlines()[-tail:])
+            except OSError:
+                continue
+        return ""
 
     def close(self) -> None:
         """Kill every runtime this backend started and wait until each exit has been reported."""
@@ -164,8 +212,24 @@ class LocalBackend(Backend):
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 log.warning("process %s did not exit after SIGKILL", p.pid)
+            _kill_group({"pid": p.pid})
         for t in watchers:
             t.join(10)
+
+
+def _kept_log(workdir: Path) -> Path:
+    """Where the end of the log of the process that ran in ``workdir`` (``<proc>-<incarnation>``) is kept."""
+    return workdir.parent / f"{workdir.name.rsplit('-', 1)[0]}.log"
+
+
+def _kill_group(handle: Handle) -> None:
+    """SIGKILL what is left of the process's group (each process leads a session of its own)."""
+    pid = int(handle.get("pid", -1))
+    if pid > 0:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _is_runtime(pid: int) -> bool:

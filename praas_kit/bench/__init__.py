@@ -1,1 +1,14 @@
-"""Benchmarks: scripts that measure the real path and save CSV + metadata."""
+"""Benchmarks: scripts that measure the real path and save CSV + metadata (``praas bench NAME``).
+
+Each benchmark is a module with a ``run_*(out, quick=...) -> BenchRun`` function and a
+``summarise(rows) -> list[Figure]`` that states each headline figure's target; :data:`BENCHMARKS` names them.
+"""
+
+from __future__ import annotations
+
+#: name -> (module, run function); the module's ``summarise`` reads its rows
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "core": ("praas_kit.bench.core", "run_core_benchmarks"),
+    "docker": ("praas_kit.bench.docker", "run_docker_benchmarks"),
+    "load": ("praas_kit.bench.load", "run_load_benchmarks"),
+}

@@ -1,7 +1,10 @@
 """The REST API of the control plane (FastAPI); a thin layer over :class:`~praas_kit.control.controller.Controller`.
 
 Errors are JSON ``{"error": {"type", "message", "traceback"?}}`` with the status of their class.
-Every route except ``/healthz`` needs ``Authorization: Bearer <token>``.
+Every route except ``/healthz`` needs the token: ``Authorization: Bearer <token>``. The documentation
+pages a browser opens (``/docs``, ``/redoc``) take it once as ``?token=`` and keep it in an HttpOnly
+cookie for the OpenAPI document they load. Request bodies are read with a limit (the payload limit for
+invocations, 1 MiB otherwise) and refused with 413 as soon as they pass it, also when they are chunked.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,6 +29,7 @@ from praas_kit.control.schemas import (
     AppBody,
     ApplicationListModel,
     ApplicationModel,
+    CredentialsModel,
     DeletedModel,
     ErrorBody,
     HealthModel,
@@ -55,17 +60,86 @@ def group(controller: Controller, recs: list[ProcRecord], app: str | None) -> di
     return out
 
 
+COOKIE = "praas_token"
+_BY_STATUS: dict[int, type[PraasError]] = {400: BadRequest, 401: Unauthorized, 405: BadRequest, 413: PayloadTooLarge,
+                                           422: BadRequest}
+JSON_BODY_LIMIT = 1 << 20
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body over its limit (413) without reading more of it."""
+
+    def __init__(self, app: Any, limit_for: Any) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            await error_response(PayloadTooLarge(
+                f"request body of {int(length)} bytes exceeds the limit of {limit}"))(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (stopped reading at "
+                                          f"{seen})")
+            return message
+
+        await self.app(scope, limited, send)
+
+
 def create_app(controller: Controller, token: str) -> FastAPI:
     """The FastAPI application serving ``controller``, guarded by ``token``."""
-    api = FastAPI(title="praas-kit control plane", version=__version__,
-                  description="Process-as-a-Service: applications, cloud processes, swap and invocation.")
+    api = FastAPI(title="praas-kit control plane", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url=None,
+                  description="Process-as-a-Service: applications, cloud processes, swap and invocation. Every "
+                              "route but /healthz needs 'Authorization: Bearer <token>'.")
+    api.add_middleware(BodyLimit, limit_for=lambda path: controller.max_payload if "/invoke/" in path
+                       else JSON_BODY_LIMIT)
     bearer = HTTPBearer(auto_error=False)
 
-    async def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if creds is None or creds.scheme.lower() != "bearer":
+    def valid(candidate: str | None) -> bool:
+        return candidate is not None and secrets.compare_digest(candidate.encode(), token.encode())
+
+    async def auth(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if creds is not None and creds.scheme.lower() == "bearer":
+            if not valid(creds.credentials):
+                raise Unauthorized("wrong token")
+            return
+        if not valid(request.cookies.get(COOKIE)):
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-        if not secrets.compare_digest(creds.credentials.encode(), token.encode()):
-            raise Unauthorized("wrong token")
+
+    def page(html: HTMLResponse, request: Request, query_token: str | None) -> HTMLResponse:
+        if valid(query_token):
+            html.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        elif not valid(request.cookies.get(COOKIE)):
+            raise Unauthorized("open this page with ?token=<the control plane's token> (praas info shows it)")
+        return html
+
+    @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(auth)])
+    async def openapi() -> dict[str, Any]:
+        return api.openapi()
+
+    @api.get("/docs", include_in_schema=False)
+    async def docs(request: Request, token: str | None = None) -> HTMLResponse:
+        return page(get_swagger_ui_html(openapi_url="/openapi.json", title=api.title), request, token)
+
+    @api.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request, token: str | None = None) -> HTMLResponse:
+        return page(get_redoc_html(openapi_url="/openapi.json", title=api.title), request, token)
+
+    @api.exception_handler(RecursionError)
+    async def _nested(request: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(BadRequest("request body is nested too deeply"))
 
     @api.exception_handler(PraasError)
     async def _praas_error(request: Request, exc: PraasError) -> JSONResponse:
@@ -78,8 +152,10 @@ def create_app(controller: Controller, token: str) -> FastAPI:
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        err: PraasError = NotFound(f"no route {request.method} {request.url.path}") if exc.status_code == 404 \
-            else PraasError(str(exc.detail))
+        if exc.status_code == 404:
+            err: PraasError = NotFound(f"no route {request.method} {request.url.path}")
+        else:  # the typed class of the status (a body FastAPI cannot parse is a BadRequest)
+            err = _BY_STATUS.get(exc.status_code, PraasError)(str(exc.detail))
         err.status = exc.status_code
         return error_response(err)
 
@@ -110,6 +186,12 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     def get_app(app: str) -> dict[str, Any]:
         """Describe an application."""
         return controller.get_application(app).to_json()
+
+    @api.get("/apps/{app}/credentials", dependencies=guarded, responses=ERRORS, tags=["applications"],
+             response_model=CredentialsModel)
+    def credentials(app: str) -> dict[str, Any]:
+        """The client key pair with which the application's clients reach its processes directly."""
+        return controller.credentials(app)
 
     @api.delete("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"],
                 response_model=DeletedModel)
@@ -182,10 +264,7 @@ def create_app(controller: Controller, token: str) -> FastAPI:
         """Invoke ``function``; the body is the payload. ``?process=`` routes to that process (sticky,
         swapping it in if needed); without it any idle pooled process runs it. The reply body is the
         result, with its content type; headers name the process and the invocation id."""
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > controller.max_payload:
-            raise PayloadTooLarge(f"payload of {length} bytes exceeds the limit of {controller.max_payload}")
-        body = await request.body()
+        body = await request.body()  # BodyLimit stops at the payload limit
         call = controller.submit(app, function, body, process, timeout, wait_ready=False)  # never blocks
         if call is None:  # the process must be swapped in or created first: do that in a thread
             call = await run_in_threadpool(controller.submit, app, function, body, process, timeout, True)

@@ -52,6 +52,8 @@ class ControlPlaneConfig:
     swap_store: dict[str, Any] | None = _f("PRAAS_SWAP_STORE_SPEC")  # None: a directory store under home/swaps
     token: str | None = _f("PRAAS_TOKEN")  # None: read home/token or create one
     token_owner: str | None = _f("PRAAS_TOKEN_OWNER")  # "uid[:gid]" that owns a newly created token file
+    token_file: bool = _f("PRAAS_TOKEN_FILE", True)  # write home/token for clients to find (False: in memory)
+    dataplane_auth: str = _f("PRAAS_DATAPLANE_AUTH", "curve")  # "curve" (CurveZMQ + ZAP) or "none"
     idle_seconds: float | None = _f("PRAAS_IDLE_SECONDS")  # downscaler threshold; None disables it
     downscaler_interval: float | None = _f("PRAAS_DOWNSCALER_INTERVAL")  # default: idle/4, within [0.2, 30]
     function_workers: int = _f("PRAAS_FUNCTION_WORKERS", DEFAULT_WORKERS)
@@ -65,6 +67,8 @@ class ControlPlaneConfig:
     default_memory_mb: int = _f("PRAAS_DEFAULT_MEMORY_MB", 1024)
     max_vcpus: float = _f("PRAAS_MAX_VCPUS", 16.0)
     max_memory_mb: int = _f("PRAAS_MAX_MEMORY_MB", 65536)
+    mailbox_messages: int = _f("PRAAS_MAILBOX_MESSAGES", 100_000)  # bound of each process's mailbox
+    mailbox_bytes: int | None = _f("PRAAS_MAILBOX_BYTES")  # None: a quarter of the process's memory
     pool_prefix: str = _f("PRAAS_POOL_PREFIX", "pool-")
     ctl_port: int = _f("PRAAS_CTL_PORT", 0)  # the process endpoint's port (0: any free port)
 

@@ -22,12 +22,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from typing import Any
 
 from praas_kit import wire
 from praas_kit.backends.base import Backend, ProcessSpec
 from praas_kit.backends.registry import open_backend
+from praas_kit.control.apps import Applications
 from praas_kit.control.channels import HeldMessages
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.downscaler import Candidate, Downscaler
@@ -36,8 +36,6 @@ from praas_kit.control.pool import Invoker, InvokeResult, PendingCall
 from praas_kit.control.registry import AppRecord, ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
 from praas_kit.errors import (
-    ApplicationExists,
-    ApplicationNotFound,
     BackendError,
     InvalidArgument,
     InvalidState,
@@ -48,6 +46,7 @@ from praas_kit.errors import (
     Timeout,
     from_dict,
 )
+from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import AWAITING_EXIT, DELETABLE, EXPECTED_EXIT, LIVE, STARTING, Event, Status, transition
 from praas_kit.names import validate_name
 from praas_kit.process.config import ProcessConfig
@@ -56,25 +55,35 @@ from praas_kit.storage.registry import open_store
 
 log = logging.getLogger("praas_kit.control")
 
+LOG_LINES = 40  #: lines of a failed process's log kept in the registry (``log_tail``)
+LOG_LINES_IN_ERROR = 12  #: of which the error message quotes these
+
 
 class Controller:
     """Owns the registry, the backend and the swap store; runs the lifecycle operations."""
 
     def __init__(self, cfg: ControlPlaneConfig, backend: Backend | None = None, store: SwapStore | None = None):
         self.cfg = cfg
-        cfg.home.mkdir(parents=True, exist_ok=True)
+        cfg.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.registry = Registry(cfg.home / "registry.sqlite")
         self.backend = backend or open_backend(cfg.backend, cfg.home, cfg.backend_options)
         self.store = store or open_store(cfg.swap_store or {"kind": "dir", "root": str(cfg.home / "swaps")})
+        if cfg.dataplane_auth not in ("curve", "none"):
+            raise InvalidArgument(f"dataplane_auth must be 'curve' or 'none', not {cfg.dataplane_auth!r}")
+        #: the control plane's own CurveZMQ keys (None: the data plane is not authenticated)
+        self.keys = KeyPair.new() if cfg.dataplane_auth == "curve" else None
         self.sessions = Sessions()
         self._ops: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._exits = threading.Condition()  # exit handlers in flight, drained by close()
         self._exits_running = 0
         self._closed = False
         self.endpoint = ProcessEndpoint(self.sessions, self.backend.control_bind, port=cfg.ctl_port,
-                                        max_message=cfg.max_payload + (1 << 20))
-        self.held = HeldMessages(self.registry, self.sessions, self.endpoint, self._is_running)
+                                        max_message=cfg.max_payload + (1 << 20),
+                                        curve_secret=self.keys.secret.encode() if self.keys else None)
+        self.held = HeldMessages(self.registry, self.sessions, self.endpoint, self._accepts_messages,
+                                 self._is_running)
         self.invoker = Invoker(cfg, self.registry, self.sessions, self.endpoint, self)
+        self.apps = Applications(cfg, self.registry, self.sessions.lock, self.backend, self.keys is not None)
         self._recover()
         self.downscaler = Downscaler(cfg.idle_seconds, cfg.downscaler_interval, self._idle_candidates,
                                      lambda a, n, idle: self.swap(a, n, idle=idle), time.time) \
@@ -90,37 +99,22 @@ class Controller:
         """The payload limit in bytes."""
         return self.cfg.max_payload
 
-    # ================================================================ applications
+    # ================================================================ applications (see apps.py)
     def create_application(self, name: str, code: str | None = None, image: str | None = None,
                            vcpus: float | None = None, memory_mb: int | None = None,
                            function_workers: int | None = None) -> AppRecord:
-        """Register an application; its code is a module/package path the processes can import."""
-        validate_name(name, "application name")
-        if code is not None:
-            p = Path(code)
-            if not p.exists():
-                raise InvalidArgument(f"application code {code!r} does not exist")
-            code = str(p.resolve())
-        v, m = self._check_resources(vcpus, memory_mb)
-        workers = function_workers or self.cfg.function_workers
-        if not isinstance(workers, int) or not 1 <= workers <= 256:
-            raise InvalidArgument(f"function_workers must be an integer in 1..256, got {workers!r}")
-        rec = AppRecord(name, code, image, v, m, workers, time.time())
-        with self.sessions.lock:
-            if self.registry.get_app(name) is not None:
-                raise ApplicationExists(f"application {name!r} already exists")
-            self.registry.add_app(rec)
-        return rec
+        """Register an application (its code checked first); see :meth:`Applications.create`."""
+        return self.apps.create(name, code, image, vcpus, memory_mb, function_workers)
 
     def get_application(self, name: str) -> AppRecord:
-        validate_name(name, "application name")
-        rec = self.registry.get_app(name)
-        if rec is None:
-            raise ApplicationNotFound(f"application {name!r} does not exist")
-        return rec
+        return self.apps.get(name)
 
     def applications(self) -> list[AppRecord]:
         return self.registry.apps()
+
+    def credentials(self, name: str) -> dict[str, Any]:
+        """How the application's clients authenticate on the data plane; see :meth:`Applications.credentials`."""
+        return self.apps.credentials(name)
 
     def delete_application(self, name: str) -> None:
         """Delete an application; refused while it has processes that are not closed."""
@@ -135,15 +129,6 @@ class Controller:
             self.store.delete(name, rec.name)
 
     # ================================================================ processes
-    def _check_resources(self, vcpus: Any, memory_mb: Any) -> tuple[float, int]:
-        v = self.cfg.default_vcpus if vcpus is None else vcpus
-        m = self.cfg.default_memory_mb if memory_mb is None else memory_mb
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= self.cfg.max_vcpus:
-            raise InvalidArgument(f"vcpus must be a number in (0, {self.cfg.max_vcpus}], got {v!r}")
-        if isinstance(m, bool) or not isinstance(m, int) or not 32 <= m <= self.cfg.max_memory_mb:
-            raise InvalidArgument(f"memory_mb must be an integer in [32, {self.cfg.max_memory_mb}], got {m!r}")
-        return float(v), m
-
     def get_process(self, app: str, name: str) -> ProcRecord:
         self.get_application(app)
         validate_name(name, "process name")
@@ -165,7 +150,9 @@ class Controller:
             "app": rec.app, "name": rec.name, "status": rec.status.value, "vcpus": rec.vcpus,
             "memory_mb": rec.memory_mb, "pooled": rec.pooled, "created": rec.created, "updated": rec.updated,
             "address": rec.address if rec.status == Status.ALLOCATED else None,
-            "snapshots": self.registry.snapshots(rec.app, rec.name), "error": rec.error,
+            "public_key": rec.public_key if rec.status == Status.ALLOCATED else None,
+            "max_payload": self.cfg.max_payload, "snapshots": self.registry.snapshots(rec.app, rec.name),
+            "error": rec.error, "log_tail": rec.log,
         }
         if session is not None and rec.status in LIVE:
             if session.restored[0] is not None:
@@ -182,8 +169,8 @@ class Controller:
         """Start a process and wait until it is ``ALLOCATED``."""
         arec = self.get_application(app)
         validate_name(name, "process name")
-        v, m = self._check_resources(arec.vcpus if vcpus is None else vcpus,
-                                     arec.memory_mb if memory_mb is None else memory_mb)
+        v, m = self.apps.check_resources(arec.vcpus if vcpus is None else vcpus,
+                                         arec.memory_mb if memory_mb is None else memory_mb)
         with self._ops[(app, name)]:
             with self.sessions.lock:
                 old = self.registry.get_process(app, name)
@@ -197,14 +184,21 @@ class Controller:
     def _launch(self, arec: AppRecord, rec: ProcRecord, snapshot: str | None) -> ProcRecord:
         """Start a runtime for ``rec`` (ALLOCATING or SWAPPING_IN) and wait for it to connect."""
         session = Session(rec.app, rec.name, incarnation=uuid.uuid4().hex[:12], secret=secrets.token_hex(16))
+        keys = KeyPair.new() if self.keys is not None else None
+        private: dict[str, Any] = {"secret": session.secret}
+        if keys is not None and self.keys is not None:
+            private.update(keys=keys.to_json(), control_key=self.keys.public,
+                           client_key=self.credentials(rec.app)["public_key"])
         config = ProcessConfig(
-            app=rec.app, proc=rec.name, secret=session.secret,
+            app=rec.app, proc=rec.name,
             control=f"tcp://{self.backend.control_host}:{self.endpoint.port}", workers=arec.workers,
             max_payload=self.cfg.max_payload, swapin=snapshot, metrics_interval=self.cfg.metrics_interval,
-            drain_timeout=self.cfg.drain_timeout, invoke_timeout=self.cfg.invoke_timeout)
+            drain_timeout=self.cfg.drain_timeout, invoke_timeout=self.cfg.invoke_timeout,
+            mailbox_messages=self.cfg.mailbox_messages,
+            mailbox_bytes=self.cfg.mailbox_bytes or (rec.memory_mb << 20) // 4)
         self.sessions.add(session)
         spec = ProcessSpec(rec.app, rec.name, session.incarnation, rec.vcpus, rec.memory_mb, config,
-                           code=arec.code, image=arec.image, store=self.store)
+                           code=arec.code, image=arec.image, store=self.store, secrets=private)
         try:
             handle = self.backend.start(spec, lambda code: self._on_exit(rec.app, rec.name, session.incarnation, code))
         except PraasError as exc:
@@ -214,6 +208,7 @@ class Controller:
             cur = self.registry.get_process(rec.app, rec.name)
             if cur is not None:
                 cur.handle, cur.incarnation = handle, session.incarnation
+                cur.public_key = keys.public if keys is not None else None
                 self.registry.put_process(cur)
         try:
             address = session.connected.result(timeout=self.cfg.create_timeout)
@@ -228,10 +223,29 @@ class Controller:
             self.backend.stop(handle, grace=0)
             raise BackendError(f"process {rec.name!r} exited during start-up ({exc.message}); its log:\n"
                                + logs) from None
-        self.held.flush(session)
-        cur = self._transition(rec.app, rec.name, Event.ALLOCATED, address=address, error=None)
+        try:
+            self.held.flush(session)
+            cur = self._transition(rec.app, rec.name, Event.ALLOCATED, address=address, error=None, log=None)
+        except BaseException as exc:  # a way out of ALLOCATING/SWAPPING_IN whatever went wrong
+            self.backend.kill(handle)
+            with self.sessions.lock:
+                self.sessions.drop(rec.app, rec.name)
+                self._transition(rec.app, rec.name, Event.DIED, error=f"start failed: {exc}", address=None)
+            raise
         self._push_world(rec.app)
         return cur
+
+    def _collect(self, app: str, name: str) -> None:
+        """Delete the uncommitted snapshots of ``name``: what an interrupted swap-out left behind. Committed ones
+        stay (even one the registry did not record because the control plane died in between)."""
+        try:
+            keep = set(self.store.snapshots(app, name)) | {s["snapshot"] for s in self.registry.snapshots(app, name)}
+            gone = self.store.collect(app, name, keep)
+        except PraasError as exc:
+            log.warning("could not collect the leftover snapshots of %s/%s: %s", app, name, exc)
+            return
+        if gone:
+            log.info("removed %d snapshot(s) an interrupted swap-out of %s/%s left", len(gone), app, name)
 
     def _transition(self, app: str, name: str, event: Event, **updates: Any) -> ProcRecord:
         with self.sessions.lock:
@@ -243,6 +257,10 @@ class Controller:
                 setattr(rec, k, v)
             self.registry.put_process(rec)
             return rec
+
+    def _accepts_messages(self, app: str, name: str) -> bool:
+        rec = self.registry.get_process(app, name)
+        return rec is not None and rec.status != Status.CLOSED
 
     def _is_running(self, app: str, name: str) -> bool:
         rec = self.registry.get_process(app, name)
@@ -269,14 +287,17 @@ class Controller:
                 reply = fut.result(timeout=self.cfg.swap_timeout)
             except FutureTimeout:
                 self.backend.kill(rec.handle)
+                self._collect(app, name)
                 raise Timeout(f"swap-out of {name!r} timed out after {self.cfg.swap_timeout} s; "
                               "the process was killed and its previous snapshot kept") from None
             except ProcessDied as exc:
+                self._collect(app, name)
                 raise ProcessDied(f"process {name!r} died during swap-out ({exc.message}); "
                                   "its previous snapshot is kept") from None
             if not reply.get("ok"):
                 self._transition(app, name, Event.SWAP_ABORTED)
                 self._push_world(app)
+                self._collect(app, name)
                 raise from_dict(reply.get("err"))
             session.swap_confirmed = True
             self.registry.add_snapshot(app, name, snapshot, int(reply.get("bytes", 0)), float(reply.get("seconds", 0)))
@@ -298,6 +319,7 @@ class Controller:
         with self._ops[(app, name)]:
             rec = self._transition(app, name, Event.SWAPIN)
             try:
+                self._collect(app, name)  # what an interrupted swap-out left behind
                 snapshot = self.store.latest(app, name)
             except PraasError as exc:
                 self._transition(app, name, Event.DIED, error=f"swap-in failed: {exc.message}")
@@ -326,6 +348,7 @@ class Controller:
                     cur = self._transition(app, name, Event.CLOSED, address=None)
             for snap in self.registry.snapshots(app, name):  # stopping discards the state, swapped copies too
                 self.registry.drop_snapshot(app, name, snap["snapshot"])
+            self.held.forget(app, name)  # and what was sent to it: nothing reaches a later namesake
             self.store.delete(app, name)
             self._push_world(app)
             return cur or rec
@@ -341,6 +364,7 @@ class Controller:
                 if rec.status not in DELETABLE:
                     raise InvalidState(f"cannot delete process {name!r} while it is {rec.status.value}")
                 self.registry.delete_process(app, name)
+                self.held.forget(app, name)
                 self.sessions.drop(app, name)
             self.store.delete(app, name)
         self._push_world(app)
@@ -393,7 +417,10 @@ class Controller:
             session = current
             if session.swap_confirmed or rec.status in EXPECTED_EXIT:
                 return
-            died = ProcessDied(f"process {name!r} exited unexpectedly (exit code {code})")
+            tail = self.backend.logs(rec.handle, tail=LOG_LINES)  # kept by the backend; said in the error
+            last = "\n".join(tail.splitlines()[-LOG_LINES_IN_ERROR:])
+            died = ProcessDied(f"process {name!r} exited unexpectedly (exit code {code})"
+                               + (f"; the end of its log:\n{last}" if last else ""))
             if not session.connected.done():
                 session.connected.set_exception(died)
             for fut in session.pending.values():
@@ -401,7 +428,7 @@ class Controller:
                     fut.set_exception(died)
             session.pending.clear()
             if rec.status in LIVE:
-                self._transition(app, name, Event.DIED, error=died.message, address=None)
+                self._transition(app, name, Event.DIED, error=died.message, address=None, log=tail or None)
             self.sessions.drop(app, name)
         log.warning("%s/%s died with exit code %s", app, name, code)
         if rec.status not in STARTING:
@@ -410,8 +437,8 @@ class Controller:
 
     def _push_world(self, app: str) -> None:
         recs = self.registry.processes(app)
-        procs = {r.name: {"status": r.status.value, "address": r.address if r.status == Status.ALLOCATED else None}
-                 for r in recs}
+        procs = {r.name: {"status": r.status.value, "address": r.address if r.status == Status.ALLOCATED else None,
+                          "key": r.public_key if r.status == Status.ALLOCATED else None} for r in recs}
         hdr = wire.header("world", procs=procs)
         for connected in self.sessions.connected(app):
             self.endpoint.send(connected, [hdr, b""])

@@ -28,17 +28,21 @@ Handler = Callable[[Session, dict[str, Any], Any], None]
 class ProcessEndpoint:
     """The ROUTER every process connects to, with its dispatch table."""
 
-    def __init__(self, sessions: Sessions, bind: str, port: int = 0, max_message: int = 1 << 30) -> None:
+    def __init__(self, sessions: Sessions, bind: str, port: int = 0, max_message: int = 1 << 30,
+                 curve_secret: bytes | None = None) -> None:
         self.sessions = sessions
-        self.handlers: dict[str, Handler] = {
-            "metrics": self._on_metrics, "res": self._on_reply, "pong": self._on_reply, "swapped": self._on_swapped,
+        self.handlers: dict[str, list[Handler]] = {
+            "metrics": [self._on_metrics], "res": [self._on_reply], "pong": [self._on_reply],
+            "swapped": [self._on_swapped],
         }
-        self.transport = RouterThread(bind, self._on_frame, port=port, max_message=max_message)
+        self.transport = RouterThread(bind, self._on_frame, port=port, max_message=max_message,
+                                      curve_secret=curve_secret)
         self.port = self.transport.port
 
     def on(self, frame_type: str, handler: Handler) -> None:
-        """Dispatch frames of ``frame_type`` from connected processes to ``handler``."""
-        self.handlers[frame_type] = handler
+        """Dispatch frames of ``frame_type`` from connected processes to ``handler`` too (after the handlers
+        registered before it)."""
+        self.handlers.setdefault(frame_type, []).append(handler)
 
     def send(self, session: Session, frames: list[Any]) -> None:
         """Send ``[header, payload]`` to a connected process (thread-safe)."""
@@ -66,9 +70,9 @@ class ProcessEndpoint:
         if t == "hello":
             return self._on_hello(ident, hdr)
         session = self.sessions.by_ident(ident)
-        handler = self.handlers.get(t)
-        if session is not None and handler is not None:
-            handler(session, hdr, payload)
+        if session is not None:
+            for handler in self.handlers.get(t, ()):
+                handler(session, hdr, payload)
 
     def _on_hello(self, ident: bytes, hdr: dict[str, Any]) -> None:
         with self.sessions.lock:

@@ -11,6 +11,7 @@ here too.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -24,11 +25,13 @@ from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.endpoint import ProcessEndpoint
 from praas_kit.control.registry import ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
-from praas_kit.errors import InvalidState, PayloadTooLarge, PraasError, Timeout
+from praas_kit.errors import BadRequest, InvalidState, PayloadTooLarge, PraasError, Timeout
 from praas_kit.lifecycle import RESUMABLE, Status
 from praas_kit.names import validate_function_name, validate_name
 
 log = logging.getLogger("praas_kit.control")
+
+MAX_TIMEOUT = 86400.0 * 7  #: the longest an invocation may be given (seconds)
 
 
 class Lifecycle(Protocol):
@@ -109,6 +112,10 @@ class Invoker:
         """
         self.lifecycle.get_application(app)
         validate_function_name(fn)
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT):
+            raise BadRequest(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:.0f}], not {timeout!r}; "
+                             "nothing was run")
         if len(payload) > self.cfg.max_payload:
             raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the limit of {self.cfg.max_payload}")
         timeout = self.cfg.invoke_timeout if timeout is None else timeout

@@ -1,12 +1,14 @@
 """The control plane's registry: applications, processes, snapshots and held messages in SQLite.
 
 Every change is committed before the control plane acts on it, so a control plane killed at
-any point restarts with what it had promised. All methods are thread-safe.
+any point restarts with what it had promised. All methods are thread-safe. The database holds the
+applications' secret keys: it is created readable by its owner only (0600), like its journal files.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -16,13 +18,16 @@ from typing import Any
 
 from praas_kit.lifecycle import Status
 
+#: columns added after the first release, for databases made before them
+MIGRATIONS = {"apps": ("client_public TEXT", "client_secret TEXT"), "processes": ("public_key TEXT", "log TEXT")}
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS apps (
   name TEXT PRIMARY KEY, code TEXT, image TEXT, vcpus REAL, memory_mb INTEGER, workers INTEGER,
-  created REAL);
+  created REAL, client_public TEXT, client_secret TEXT);
 CREATE TABLE IF NOT EXISTS processes (
   app TEXT, name TEXT, status TEXT, vcpus REAL, memory_mb INTEGER, pooled INTEGER, address TEXT,
-  handle TEXT, incarnation TEXT, created REAL, updated REAL, error TEXT,
+  handle TEXT, incarnation TEXT, created REAL, updated REAL, error TEXT, public_key TEXT, log TEXT,
   PRIMARY KEY (app, name));
 CREATE TABLE IF NOT EXISTS snapshots (
   app TEXT, process TEXT, snapshot TEXT, bytes INTEGER, seconds REAL, created REAL,
@@ -44,6 +49,8 @@ class AppRecord:
     memory_mb: int
     workers: int
     created: float
+    client_public: str | None = None  # the key pair of the application's SDK clients (never in to_json)
+    client_secret: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "code": self.code, "image": self.image, "vcpus": self.vcpus,
@@ -66,6 +73,8 @@ class ProcRecord:
     created: float = 0.0
     updated: float = 0.0
     error: str | None = None
+    public_key: str | None = None  # the CurveZMQ key of its current incarnation
+    log: str | None = None  # the tail of its log when it last failed
 
 
 @dataclass
@@ -86,10 +95,20 @@ class Registry:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        old_umask = os.umask(0o077)  # the database and its -wal/-shm files: owner only
+        try:
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            for table, columns in MIGRATIONS.items():
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for column in columns:
+                    if column.split()[0] not in have:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        finally:
+            os.umask(old_umask)
 
     def close(self) -> None:
         with self._lock:
@@ -101,12 +120,16 @@ class Registry:
 
     # -------------------------------------------------------------- apps
     def add_app(self, rec: AppRecord) -> None:
-        self._q("INSERT INTO apps VALUES (?,?,?,?,?,?,?)",
-                (rec.name, rec.code, rec.image, rec.vcpus, rec.memory_mb, rec.workers, rec.created))
+        self._q("INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?)",
+                (rec.name, rec.code, rec.image, rec.vcpus, rec.memory_mb, rec.workers, rec.created,
+                 rec.client_public, rec.client_secret))
 
     def get_app(self, name: str) -> AppRecord | None:
         rows = self._q("SELECT * FROM apps WHERE name=?", (name,))
         return AppRecord(*rows[0]) if rows else None
+
+    def set_app_keys(self, name: str, public: str, secret: str) -> None:
+        self._q("UPDATE apps SET client_public=?, client_secret=? WHERE name=?", (public, secret, name))
 
     def apps(self) -> list[AppRecord]:
         return [AppRecord(*r) for r in self._q("SELECT * FROM apps ORDER BY name")]
@@ -121,16 +144,17 @@ class Registry:
     # -------------------------------------------------------------- processes
     @staticmethod
     def _proc(row: tuple[Any, ...]) -> ProcRecord:
-        (app, name, status, vcpus, mem, pooled, address, handle, inc, created, updated, error) = row
+        (app, name, status, vcpus, mem, pooled, address, handle, inc, created, updated, error, key, log) = row
         return ProcRecord(app, name, Status(status), vcpus, mem, bool(pooled), address,
-                          json.loads(handle or "{}"), inc or "", created, updated, error)
+                          json.loads(handle or "{}"), inc or "", created, updated, error, key, log)
 
     def put_process(self, rec: ProcRecord) -> None:
         """Insert or replace a process record."""
         rec.updated = time.time()
-        self._q("INSERT OR REPLACE INTO processes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        self._q("INSERT OR REPLACE INTO processes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.app, rec.name, rec.status.value, rec.vcpus, rec.memory_mb, int(rec.pooled), rec.address,
-                 json.dumps(rec.handle), rec.incarnation, rec.created, rec.updated, rec.error))
+                 json.dumps(rec.handle), rec.incarnation, rec.created, rec.updated, rec.error, rec.public_key,
+                 rec.log))
 
     def get_process(self, app: str, name: str) -> ProcRecord | None:
         rows = self._q("SELECT * FROM processes WHERE app=? AND name=?", (app, name))
@@ -169,10 +193,23 @@ class Registry:
                                    "VALUES (?,?,?,?,?,?,?)", (app, dst, src, ep, key, seq, payload))
             return int(cur.lastrowid or 0)
 
-    def held_messages(self, app: str, dst: str) -> list[HeldMessage]:
-        rows = self._q("SELECT id, src, ep, key, seq, payload FROM messages WHERE app=? AND dst=? ORDER BY id",
-                       (app, dst))
+    def held_messages(self, app: str, dst: str, after: int = 0, limit: int = -1) -> list[HeldMessage]:
+        """Messages held for ``dst`` in arrival order: those with an id above ``after``, at most ``limit``."""
+        rows = self._q("SELECT id, src, ep, key, seq, payload FROM messages WHERE app=? AND dst=? AND id>? "
+                       "ORDER BY id LIMIT ?", (app, dst, after, limit))
         return [HeldMessage(*r) for r in rows]
+
+    def held_count(self, app: str, dst: str) -> int:
+        return int(self._q("SELECT COUNT(*) FROM messages WHERE app=? AND dst=?", (app, dst))[0][0])
+
+    def held_destinations(self) -> set[tuple[str, str]]:
+        """Every ``(app, process)`` that has messages held."""
+        return {(a, d) for a, d in self._q("SELECT DISTINCT app, dst FROM messages")}
+
+    def drop_held_for(self, app: str, dst: str) -> int:
+        """Forget every message held for ``dst`` (it was stopped: nothing may reach a later namesake)."""
+        with self._lock:
+            return int(self._db.execute("DELETE FROM messages WHERE app=? AND dst=?", (app, dst)).rowcount)
 
     def drop_messages(self, ids: list[int]) -> None:
         with self._lock:

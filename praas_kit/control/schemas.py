@@ -89,8 +89,12 @@ class ProcessModel(BaseModel):
     created: float = Field(description="unix time")
     updated: float = Field(description="unix time of the last status change")
     address: str | None = Field(description="data-plane address while ALLOCATED")
+    public_key: str | None = Field(description="CurveZMQ server key of its data plane while ALLOCATED (null: "
+                                               "the data plane is not authenticated)")
+    max_payload: int = Field(description="largest payload it takes, in bytes")
     snapshots: list[SnapshotModel]
     error: str | None = Field(description="why it failed, when it did")
+    log_tail: str | None = Field(None, description="the end of its log when it last failed")
     restored_bytes: int | None = Field(None, description="bytes restored from a snapshot at its start")
     restore_seconds: float | None = Field(None, description="seconds that restore took inside the process")
     metrics: MetricsModel | None = None
@@ -104,6 +108,14 @@ class ProcessListModel(BaseModel):
     active: list[ProcessModel]
     swapped: list[ProcessModel]
     inactive: list[ProcessModel]
+
+
+class CredentialsModel(BaseModel):
+    """How the application's clients authenticate on the data plane."""
+
+    auth: str = Field(description="'curve' (CurveZMQ) or 'none'")
+    public_key: str | None = Field(description="the application's client public key (Z85)")
+    secret_key: str | None = Field(description="the application's client secret key (Z85): keep it secret")
 
 
 class SwapReportModel(BaseModel):
@@ -124,5 +136,6 @@ class KilledModel(BaseModel):
 
 
 __all__ = ["AppBody", "ProcessBody", "ErrorBody", "HealthModel", "ApplicationModel", "ApplicationListModel",
-           "SnapshotModel", "MetricsModel", "ProcessModel", "ProcessListModel", "SwapReportModel", "DeletedModel",
+           "SnapshotModel", "MetricsModel", "ProcessModel", "ProcessListModel", "CredentialsModel", "SwapReportModel",
+           "DeletedModel",
            "KilledModel"]

@@ -4,6 +4,7 @@ files (:mod:`praas_kit.home`) that tell clients where it is."""
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 
@@ -24,7 +25,10 @@ class ControlPlane:
 
     def __init__(self, cfg: ControlPlaneConfig) -> None:
         self.cfg = cfg
-        self.token = load_or_create_token(cfg.home, cfg.token, cfg.token_owner)
+        # without a token file (embedded deployments), the token lives in memory only: nothing on disk that a
+        # process running as the same user could read
+        self.token = load_or_create_token(cfg.home, cfg.token, cfg.token_owner) if cfg.token_file \
+            else cfg.token or secrets.token_urlsafe(24)
         self.controller = Controller(cfg)
         self.app = create_app(self.controller, self.token)
         port = cfg.port or free_port(cfg.host)

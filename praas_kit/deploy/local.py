@@ -61,7 +61,8 @@ def local(home: str | Path | None = None, **options: Any) -> EmbeddedClient:
     ``idle_seconds=5`` or ``function_workers=1`` (an unknown name raises ``InvalidArgument``).
     Everything stops when the block exits.
     """
-    cfg = ControlPlaneConfig(port=0, backend="local").with_options(**options)  # refuse bad options first
+    # refuse bad options first; an embedded control plane keeps its token in memory (no token file)
+    cfg = ControlPlaneConfig(port=0, backend="local", token_file=False).with_options(**options)
     cfg.home = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="praas-"))
     return start_embedded(cfg, cfg.home if home is None else None)
 

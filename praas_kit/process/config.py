@@ -3,10 +3,11 @@
 :class:`ProcessConfig` is the only writer (:meth:`ProcessConfig.to_env`) and reader
 (:meth:`ProcessConfig.from_env`) of the ``PRAAS_*`` environment a runtime starts with. The control
 plane fills in the identity and limits; a backend amends only where the runtime lives (``bind``,
-``advertise``, ``state_dir``, ``code``, ``parent_pid``, ``store_file``) with
-:func:`dataclasses.replace`. The swap store's spec, which may hold credentials, is never put into the
-environment: the backend writes it into a file only the process can read (``store_file``), and the
-runtime reads it once and removes it.
+``advertise``, ``state_dir``, ``code``, ``parent_pid``, ``secrets_file``) with
+:meth:`ProcessConfig.replace`. Secrets are never put into the environment (which children inherit and
+``docker inspect`` shows): the hello secret, the process's CurveZMQ key pair, the keys it trusts and the
+swap store's spec (which may hold credentials) go into a file only the process can read
+(``secrets_file``, :func:`write_secrets_file`); the runtime reads it once and removes it.
 
 The defaults shared with the control plane's configuration are stated here, once.
 """
@@ -39,18 +40,19 @@ class ProcessConfig:
     proc: str = field(metadata={"env": "PRAAS_PROCESS"})
     code: str | None = field(default=None, metadata={"env": "PRAAS_CODE"})  # module or package, as the runtime sees it
     control: str | None = field(default=None, metadata={"env": "PRAAS_CONTROL"})  # tcp://host:port of the endpoint
-    secret: str = field(default="", metadata={"env": "PRAAS_SECRET"})  # proves the hello to the control plane
     bind: str = field(default=DEFAULT_BIND, metadata={"env": "PRAAS_BIND"})  # the data plane's ZeroMQ endpoint
     advertise: str | None = field(default=None, metadata={"env": "PRAAS_ADVERTISE"})  # host peers use to reach us
     state_dir: Path = field(default=Path("state"), metadata={"env": "PRAAS_STATE_DIR"})
     workers: int = field(default=DEFAULT_WORKERS, metadata={"env": "PRAAS_WORKERS"})
     max_payload: int = field(default=DEFAULT_MAX_PAYLOAD, metadata={"env": "PRAAS_MAX_PAYLOAD"})
-    store_file: Path | None = field(default=None, metadata={"env": "PRAAS_STORE_FILE"})  # JSON spec of the swap store
+    secrets_file: Path | None = field(default=None, metadata={"env": "PRAAS_SECRETS_FILE"})  # see write_secrets_file
     swapin: str | None = field(default=None, metadata={"env": "PRAAS_SWAPIN"})  # snapshot to restore at start
     parent_pid: int | None = field(default=None, metadata={"env": "PRAAS_PARENT_PID"})  # exit when it is gone
     metrics_interval: float = field(default=DEFAULT_METRICS_INTERVAL, metadata={"env": "PRAAS_METRICS_INTERVAL"})
     drain_timeout: float = field(default=DEFAULT_DRAIN_TIMEOUT, metadata={"env": "PRAAS_DRAIN_TIMEOUT"})
     invoke_timeout: float = field(default=DEFAULT_INVOKE_TIMEOUT, metadata={"env": "PRAAS_INVOKE_TIMEOUT"})
+    mailbox_messages: int | None = field(default=None, metadata={"env": "PRAAS_MAILBOX_MESSAGES"})  # bound
+    mailbox_bytes: int | None = field(default=None, metadata={"env": "PRAAS_MAILBOX_BYTES"})  # bound
 
     def to_env(self) -> dict[str, str]:
         """The ``PRAAS_*`` variables that :meth:`from_env` reads back into an equal config (unset fields
@@ -85,8 +87,14 @@ class ProcessConfig:
 
 def parse_env_value(var: str, typ: str, raw: str) -> Any:
     """``raw`` (the value of variable ``var``) as the field type written ``typ`` (``int``, ``float | None``,
-    ``Path``, ``dict[...]`` as a JSON object, else a string); :class:`InvalidArgument` names the variable."""
+    ``bool`` as 1/0/true/false/yes/no, ``Path``, ``dict[...]`` as a JSON object, else a string);
+    :class:`InvalidArgument` names the variable."""
     try:
+        if typ.startswith("bool"):
+            flag = raw.strip().lower()
+            if flag not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError("use 1/0, true/false or yes/no")
+            return flag in ("1", "true", "yes")
         if typ.startswith("dict"):
             value = json.loads(raw)
             if not isinstance(value, dict):
@@ -103,32 +111,39 @@ def parse_env_value(var: str, typ: str, raw: str) -> Any:
     return raw
 
 
-def write_store_file(path: Path, spec: Mapping[str, Any]) -> Path:
-    """Write a swap store's spec where only the current user can read it (0600); the path."""
+def write_secrets_file(path: Path, secrets: Mapping[str, Any], owner: tuple[int, int] | None = None) -> Path:
+    """Write a process's secrets where only its user can read them (0600, owned by ``owner`` if given).
+
+    Keys: ``secret`` (proves the process's hello), ``keys`` (its CurveZMQ key pair), ``control_key`` (the
+    control plane's public key), ``client_key`` (the public key of the application's SDK clients) and
+    ``store`` (the swap store's spec).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(dict(spec), f)
+        json.dump(dict(secrets), f)
+    if owner is not None:
+        os.chown(path, *owner)
     return path
 
 
-def read_store_file(path: Path, remove: bool = True) -> dict[str, Any]:
-    """Read the swap store's spec written by :func:`write_store_file`, and remove the file (so code that
-    the process runs later cannot read the credentials from it)."""
+def read_secrets_file(path: Path, remove: bool = True) -> dict[str, Any]:
+    """Read what :func:`write_secrets_file` wrote, and remove the file (so code that the process runs later
+    cannot read the secrets from it)."""
     try:
-        spec = json.loads(path.read_text())
+        secrets = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise InvalidArgument(f"cannot read the swap store spec {path}: {exc}") from None
+        raise InvalidArgument(f"cannot read the process's secrets {path}: {exc}") from None
     if remove:
         try:
             path.unlink()
         except OSError:
             pass
-    if not isinstance(spec, dict):
-        raise InvalidArgument(f"the swap store spec {path} is not a JSON object")
-    return spec
+    if not isinstance(secrets, dict):
+        raise InvalidArgument(f"the process's secrets file {path} is not a JSON object")
+    return secrets
 
 
-__all__ = ["ProcessConfig", "parse_env_value", "write_store_file", "read_store_file", "DEFAULT_MAX_PAYLOAD",
+__all__ = ["ProcessConfig", "parse_env_value", "write_secrets_file", "read_secrets_file", "DEFAULT_MAX_PAYLOAD",
            "DEFAULT_WORKERS", "DEFAULT_METRICS_INTERVAL", "DEFAULT_DRAIN_TIMEOUT", "DEFAULT_INVOKE_TIMEOUT",
            "DEFAULT_BIND"]

@@ -12,6 +12,7 @@ from praas_kit.errors import ProcessNotFound, Timeout
 from praas_kit.function import Invocation
 from praas_kit.names import ANY, SELF
 from praas_kit.payload import encode_payload
+from praas_kit.process.mailbox import check_timeout
 from praas_kit.process.posts import Send
 
 if TYPE_CHECKING:
@@ -73,14 +74,14 @@ class Context:
         dst = self._resolve(pid)
         payload = encode_payload(data)
         if dst == self._rt.proc:
-            self._rt.mailbox.put(self._rt.proc, key, payload)
+            self._rt.mailbox.put_own(self._rt.proc, key, payload)
         else:
             self._rt.post(Send(dst, str(key), payload))
 
     def recv(self, pid: str, key: str, timeout: float | None = None) -> bytes:
         """Consume one message from ``pid``, ``SELF`` or ``ANY`` with ``key``; raises ``RecvTimeout``."""
         src = self._resolve(pid, allow_any=True) if pid != ANY else ANY
-        return self._rt.mailbox.get(src, str(key), timeout)
+        return self._rt.mailbox.get(src, str(key), timeout)  # checks and clamps the timeout
 
     def invoke(self, pid: str, function: str, data: Any = b"", timeout: float | None = None) -> bytes:
         """Run ``function`` in ``pid`` or ``SELF`` and return its result bytes.
@@ -94,8 +95,8 @@ class Context:
         inv_id = f"{os.getpid()}-{next(_ids)}"
         if dst == self._rt.proc:
             return bytes(self._rt.run_inline(Invocation(function, inv_id, payload)))
+        t = check_timeout(timeout if timeout is not None else self._rt.invoke_timeout, "invoke")
         fut = self._rt.invoke_peer(dst, function, inv_id, payload)
-        t = timeout if timeout is not None else self._rt.invoke_timeout
         try:
             return fut.result(timeout=t)
         except TimeoutError:

@@ -19,6 +19,7 @@ import zmq
 
 from praas_kit import wire
 from praas_kit.errors import InvalidState, ProcessDied, ProtocolError, from_dict
+from praas_kit.keys import KeyPair, curve_client
 from praas_kit.lifecycle import Status
 
 log = logging.getLogger("praas_kit.process")
@@ -36,7 +37,9 @@ class PeerOut:
     def __init__(self) -> None:
         self.seq = 0
         self.unacked: OrderedDict[int, tuple[str, bytes]] = OrderedDict()  # sent directly
-        self.via_cp: OrderedDict[int, tuple[str, bytes]] = OrderedDict()  # forwarded to the control plane
+        # forwarded to the control plane and not yet delivered; the payload is dropped (None) once the control
+        # plane holds the message durably, the number stays until delivery so that nothing overtakes it
+        self.via_cp: OrderedDict[int, tuple[str, bytes] | None] = OrderedDict()
         self.blocked = False  # the peer bounced a message: no direct sends until it is ALLOCATED again
 
     def direct(self) -> bool:
@@ -52,8 +55,9 @@ class Peers:
     """
 
     def __init__(self, ctx: zmq.Context[Any], poller: zmq.Poller, proc: str, epoch: str,
-                 world: Callable[[], dict[str, dict[str, Any]]], to_control: SendToControl | None) -> None:
-        self.ctx, self.poller, self.proc, self.epoch = ctx, poller, proc, epoch
+                 world: Callable[[], dict[str, dict[str, Any]]], to_control: SendToControl | None,
+                 keys: KeyPair | None = None) -> None:
+        self.ctx, self.poller, self.proc, self.epoch, self.keys = ctx, poller, proc, epoch, keys
         self._world = world
         self._to_control = to_control
         self.socks: dict[str, zmq.Socket[Any]] = {}
@@ -69,6 +73,8 @@ class Peers:
         if sock is None and info and info.get("status") == _ALLOCATED and info.get("address"):
             sock = self.ctx.socket(zmq.DEALER)
             sock.setsockopt(zmq.LINGER, 0)
+            if self.keys is not None and isinstance(info.get("key"), str):
+                curve_client(sock, info["key"], self.keys)
             sock.connect(info["address"])
             self.socks[name] = sock
             self.addr[name] = info["address"]
@@ -119,11 +125,16 @@ class Peers:
         for dst in list(self.out):
             self.reroute(dst)
 
-    def forwarded(self, dst: str, seq: int) -> None:
-        """The control plane took (and delivered) a forwarded message."""
+    def forwarded(self, dst: str, seq: int, delivered: bool) -> None:
+        """The control plane holds a forwarded message durably (``delivered=False``: forget its payload), or
+        delivered it (forget it)."""
         out = self.out.get(dst)
-        if out is not None:
-            out.via_cp.pop(seq, None)
+        if out is None or seq not in out.via_cp:
+            return
+        if delivered:
+            del out.via_cp[seq]
+        else:
+            out.via_cp[seq] = None
 
     # ---------------------------------------------------------------- invocations
     def invoke(self, dst: str, fn: str, inv_id: str, payload: bytes, fut: Future[bytes]) -> None:

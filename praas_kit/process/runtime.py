@@ -11,9 +11,11 @@ Threads and ownership:
 * The **swapper** (:mod:`praas_kit.process.swapper`) drains running invocations in its own thread (the
   I/O loop keeps serving meanwhile), then the I/O thread writes the snapshot.
 
-The swap store is opened once, at start, from the spec file the backend wrote
-(:attr:`ProcessConfig.store_file`), which is then removed. The data plane answers malformed frames
-with an ``err`` frame and carries on.
+The process's secrets (its hello secret, CurveZMQ keys, the swap store's spec) come from the file the
+backend wrote (:attr:`ProcessConfig.secrets_file`), which is then removed; the swap store is opened
+once, at start. With keys, the data plane is a CurveZMQ server and a ZAP handler on the I/O loop admits
+only the application's clients and its peers (:mod:`praas_kit.keys`); a channel message is taken only
+from the peer it names. The data plane answers malformed frames with an ``err`` frame and carries on.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ from praas_kit.errors import (
     ProtocolError,
 )
 from praas_kit.function import REGISTRY, Invocation, load_code
+from praas_kit.keys import CLIENT_USER, PEER_PREFIX, ZAP_ENDPOINT, KeyPair, curve_client, curve_server, zap_reply
 from praas_kit.payload import ZERO_COPY_MIN, encode_result
-from praas_kit.process.config import ProcessConfig, read_store_file
+from praas_kit.process.config import ProcessConfig, read_secrets_file
 from praas_kit.process.context import Context
 from praas_kit.process.mailbox import Mailbox
 from praas_kit.process.peers import Peers
@@ -62,15 +65,6 @@ _EVENTS, _POLLIN, _NOBLOCK, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq
 def _readable(sock: zmq.Socket[Any]) -> bool:
     """Whether ``sock`` has a message waiting (``ZMQ_EVENTS`` is an int option)."""
     return bool(int(sock.getsockopt(_EVENTS)) & _POLLIN)
-
-
-def _recv_frames(sock: zmq.Socket[Any]) -> list[bytes]:
-    """One multipart message as bytes. Functions receive their payload as ``bytes``, so one copy is needed
-    anyway; libzmq makes it directly, which is cheaper than a zero-copy frame converted later."""
-    parts = [sock.recv(_NOBLOCK)]
-    while sock.getsockopt(_RCVMORE):
-        parts.append(sock.recv(_NOBLOCK))
-    return parts
 
 
 def _rss_bytes() -> int:
@@ -94,14 +88,20 @@ class ProcessRuntime:
         self.state_dir = cfg.state_dir.resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state = StateStore()
-        self.mailbox = Mailbox()
+        self.mailbox = Mailbox(cfg.mailbox_messages, cfg.mailbox_bytes)
         self.context = Context(self)
         self.invoke_timeout = cfg.invoke_timeout
         self.epoch = os.urandom(4).hex()
         self.world: dict[str, dict[str, Any]] = {}
         self._world_cond = threading.Condition()
         self.functions = load_code(cfg.code) if cfg.code else dict(REGISTRY)
-        self.store: SwapStore | None = open_store(read_store_file(cfg.store_file)) if cfg.store_file else None
+        secrets = read_secrets_file(cfg.secrets_file) if cfg.secrets_file else {}
+        self.secret = str(secrets.get("secret") or "")
+        self.store: SwapStore | None = open_store(secrets["store"]) if secrets.get("store") else None
+        self.keys = KeyPair.from_json(secrets["keys"]) if secrets.get("keys") else None
+        self.control_key: str | None = secrets.get("control_key")
+        self.client_key: str | None = secrets.get("client_key")
+        self._users: dict[str, str] = {self.client_key: CLIENT_USER} if self.client_key else {}
         self.restored: tuple[int, float] | None = None
         if cfg.swapin:
             if self.store is None:
@@ -194,7 +194,14 @@ class ProcessRuntime:
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.setsockopt(zmq.LINGER, 1000)
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.router.setsockopt(zmq.SNDHWM, 0)  # replies and acknowledgements are never dropped
         self.router.setsockopt(zmq.MAXMSGSIZE, self.cfg.max_payload + (1 << 20))
+        self.zap: zmq.Socket[Any] | None = None
+        if self.keys is not None:
+            self.zap = self.ctx.socket(zmq.REP)  # the ZAP handler, served on this loop
+            self.zap.setsockopt(zmq.LINGER, 0)
+            self.zap.bind(ZAP_ENDPOINT)
+            curve_server(self.router, self.keys)
         self.router.bind(self.cfg.bind)
         endpoint = self.router.getsockopt(zmq.LAST_ENDPOINT).decode()
         port = endpoint.rsplit(":", 1)[1]
@@ -206,14 +213,20 @@ class ProcessRuntime:
         if self.cfg.control:
             self.ctl = self.ctx.socket(zmq.DEALER)
             self.ctl.setsockopt(zmq.LINGER, 2000)
+            self.ctl.setsockopt(zmq.SNDHWM, 0)  # a message storm queues here instead of blocking the loop
+            self.ctl.setsockopt(zmq.RCVHWM, 0)
+            if self.keys is not None and self.control_key:
+                curve_client(self.ctl, self.control_key, self.keys)
             self.ctl.connect(self.cfg.control)
         self.poller = zmq.Poller()
         self.poller.register(self.router, zmq.POLLIN)
         self.poller.register(self._wake_fd, zmq.POLLIN)
         if self.ctl is not None:
             self.poller.register(self.ctl, zmq.POLLIN)
+        if self.zap is not None:
+            self.poller.register(self.zap, zmq.POLLIN)
         to_control = self._to_control if self.ctl is not None else None
-        self.peers = Peers(self.ctx, self.poller, self.proc, self.epoch, lambda: self.world, to_control)
+        self.peers = Peers(self.ctx, self.poller, self.proc, self.epoch, lambda: self.world, to_control, self.keys)
         self.swapper = Swapper(self.app, self.proc, self.store, self.state, self.mailbox, self.state_dir,
                                self.cfg.drain_timeout, self.activity, to_control, self.post,
                                before_snapshot=self.peers.reroute_all, done=self.stop)
@@ -227,7 +240,7 @@ class ProcessRuntime:
             t.start()
         if self.ctl is not None:
             extra = {"restored": self.restored[0], "restore_seconds": self.restored[1]} if self.restored else {}
-            self.ctl.send_multipart([wire.header("hello", app=self.app, proc=self.proc, secret=self.cfg.secret,
+            self.ctl.send_multipart([wire.header("hello", app=self.app, proc=self.proc, secret=self.secret,
                                                  addr=self.address, pid=os.getpid(), **extra), b""])
         log.info("process %s/%s serving at %s", self.app, self.proc, self.address)
         next_metrics = time.monotonic() + self.cfg.metrics_interval
@@ -235,11 +248,13 @@ class ProcessRuntime:
             while not self._stop:
                 timeout = max(0.0, next_metrics - time.monotonic())
                 events = dict(self.poller.poll(int(timeout * 1000) + 1))
+                if self.zap is not None and self.zap in events:
+                    self.zap.send_multipart(zap_reply(self.zap.recv_multipart(), self._users))
                 if self.router in events:
                     for _ in range(64):  # bounded, so that results and the control plane are served too
                         if not _readable(self.router):
                             break
-                        self._on_router(_recv_frames(self.router))
+                        self._on_router(self.router.recv_multipart(_NOBLOCK, copy=False))
                 if self._wake_fd in events:
                     self._drain_wake()
                 if self.ctl is not None and self.ctl in events:
@@ -260,6 +275,8 @@ class ProcessRuntime:
     def _close(self) -> None:
         self.peers.close()
         self.router.close()
+        if self.zap is not None:
+            self.zap.close()
         if self.ctl is not None:
             self.ctl.close()
         os.close(self._wake_fd)
@@ -276,7 +293,8 @@ class ProcessRuntime:
         if self.ctl is not None:
             with self._mlock:
                 hdr = wire.header("metrics", inv=self.invocations, busy=self.busy, last=self.last_activity,
-                                  inflight=self.inflight, rss=_rss_bytes())
+                                  inflight=self.inflight, rss=_rss_bytes(), mbox=self.mailbox.count,
+                                  mbytes=self.mailbox.nbytes)
             self.ctl.send_multipart([hdr, b""])
 
     def _reply(self, route: Route, hdr: bytes, payload: Any) -> None:
@@ -304,7 +322,7 @@ class ProcessRuntime:
         self._workq.put((route, inv_id, fname, payload.bytes if hasattr(payload, "bytes") else payload))
 
     def _on_router(self, frames: list[Any]) -> None:
-        ident = frames[0]
+        ident = frames[0].bytes
         try:
             hdr, payload = wire.decode(frames[1:])
         except ProtocolError as exc:
@@ -314,6 +332,10 @@ class ProcessRuntime:
         if t == "inv":
             self._admit(("r", ident), hdr, payload)
         elif t == "msg":
+            if self.keys is not None and frames[1].get("User-Id") != PEER_PREFIX + hdr["src"]:
+                err = ProtocolError(f"a message claiming to come from {hdr['src']!r} came from someone else")
+                self.router.send_multipart([ident, wire.header("err", err=err.to_dict()), b""])
+                return
             self._on_msg(hdr, payload, lambda h: self.router.send_multipart([ident, h, b""]))
         elif t == "ping":
             self.router.send_multipart([ident, wire.header("pong", id=hdr["id"]), b""])
@@ -322,12 +344,18 @@ class ProcessRuntime:
             self.router.send_multipart([ident, wire.header("err", err=err.to_dict()), b""])
 
     def _on_msg(self, hdr: dict[str, Any], payload: Any, reply: Callable[[bytes], None]) -> None:
-        if self.swapper.phase is Phase.SNAPSHOT:  # too late to be part of the snapshot: bounce it
-            reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=False, src=hdr["src"], ep=hdr["ep"]))
-            return
-        self.mailbox.put(hdr["src"], hdr["key"], payload.bytes if hasattr(payload, "bytes") else payload,
-                         seq=hdr["seq"], ep=hdr["ep"])
-        reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=True, src=hdr["src"], ep=hdr["ep"]))
+        """A channel message: take it, or refuse it so that its sender (or the control plane) keeps it and
+        offers it again later, in order (see :mod:`praas_kit.process.mailbox`)."""
+        if self.swapper.phase is Phase.SNAPSHOT:  # too late to be part of the snapshot
+            why = "swapping"
+        else:
+            got = self.mailbox.put(hdr["src"], hdr["key"], payload.bytes if hasattr(payload, "bytes") else payload,
+                                   seq=hdr["seq"], ep=hdr["ep"])
+            if got.taken:
+                reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=True, src=hdr["src"], ep=hdr["ep"]))
+                return
+            why = got.value
+        reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=False, src=hdr["src"], ep=hdr["ep"], why=why))
 
     def _drain_wake(self) -> None:
         try:
@@ -367,8 +395,8 @@ class ProcessRuntime:
             self._on_msg(hdr, payload, lambda h: self._to_control([h, b""]))
         elif t == "res":  # result of a "cinv"
             self.peers.complete(hdr, payload)
-        elif t == "ack":  # the control plane took a forwarded message
-            self.peers.forwarded(hdr["dst"], hdr["seq"])
+        elif t == "ack":  # the control plane holds (held=true) or delivered a forwarded message
+            self.peers.forwarded(hdr["dst"], hdr["seq"], delivered=not hdr.get("held"))
         elif t == "world":
             self._on_world(hdr["procs"])
         elif t == "swap":
@@ -388,6 +416,10 @@ class ProcessRuntime:
         with self._world_cond:
             self.world = {str(k): dict(v) for k, v in procs.items() if isinstance(v, dict)}
             self._world_cond.notify_all()
+        users = {self.client_key: CLIENT_USER} if self.client_key else {}
+        users.update({info["key"]: PEER_PREFIX + name for name, info in self.world.items()
+                      if isinstance(info.get("key"), str) and name != self.proc})
+        self._users = users
         self.peers.world_changed(self.world)
 
 

@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-from praas_kit.errors import InvalidState, PraasError, from_dict
+from praas_kit.errors import InvalidArgument, InvalidState, PayloadTooLarge, PraasError, from_dict
 from praas_kit.home import default_home, read_endpoint, read_token
+from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import Status
 from praas_kit.names import validate_name
 from praas_kit.payload import Result, encode_payload
-from praas_kit.sdk.dataplane import DataPlaneClient
+from praas_kit.sdk.dataplane import DataPlaneClient, Unreachable
 from praas_kit.sdk.models import ApplicationInfo, ProcessInfo, SwapReport
 
 _C = TypeVar("_C", bound="ControlPlaneClient")
@@ -37,6 +38,7 @@ class ControlPlaneClient:
         self.token = token
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
         self.data_plane = DataPlaneClient()
+        self._credentials: dict[str, KeyPair | None] = {}
 
     def __enter__(self: _C) -> _C:
         return self
@@ -98,6 +100,22 @@ class ControlPlaneClient:
         """Every process of every application (one request)."""
         return _flatten(self.request("GET", "/processes").json())
 
+    def credentials(self, app: str) -> KeyPair | None:
+        """The client key pair of ``app``'s data plane (``None`` when it is not authenticated); asked once."""
+        if app not in self._credentials:
+            body = self.request("GET", f"/apps/{app}/credentials").json()
+            self._credentials[app] = KeyPair(body["public_key"], body["secret_key"]) \
+                if body.get("auth") == "curve" else None
+        return self._credentials[app]
+
+
+def check_timeout(timeout: float | None, what: str) -> None:
+    """A caller's timeout is ``None`` or a positive, finite number of seconds (checked before anything is sent)."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
+        raise InvalidArgument(f"{what} timeout must be a positive number of seconds, not {timeout!r}")
+
 
 def _flatten(listing: dict[str, Any]) -> list[ProcessInfo]:
     procs = [ProcessInfo.from_json(p) for group in ("active", "swapped", "inactive") for p in listing.get(group, ())]
@@ -150,6 +168,7 @@ class Application:
                timeout: float | None = None) -> Result:
         """Invoke through the control plane: sticky with ``process`` (swapped in if needed), else any idle
         pooled process."""
+        check_timeout(timeout, "invocation")
         params: dict[str, Any] = {}
         if process is not None:
             validate_name(process, "process name")
@@ -194,12 +213,31 @@ class Process:
         return self
 
     def invoke(self, function: str, data: Any = b"", timeout: float | None = 300.0) -> Result:
-        """Invoke ``function`` directly in this process (data plane)."""
-        if not self.address:
-            self.refresh()
-        if not self.address:
-            raise InvalidState(f"process {self.name!r} is {self.status.value}; it has no data-plane address")
-        return self.app.cp.data_plane.invoke(self.address, function, encode_payload(data), timeout, self.name)
+        """Invoke ``function`` directly in this process (data plane).
+
+        A process that was swapped out and in again since this object last looked (it moved) is found
+        again: within about a second the call either reaches it at its new address or fails with
+        :class:`InvalidState` saying what it is now.
+        """
+        payload = encode_payload(data)
+        check_timeout(timeout, "invocation")
+        if len(payload) > self.info.max_payload:
+            raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the process's limit of "
+                                  f"{self.info.max_payload} bytes")
+        for attempt in (1, 2):
+            if not self.address:
+                self.refresh()
+            if not self.address:
+                raise InvalidState(f"process {self.name!r} is {self.status.value}; it has no data-plane address")
+            address = self.address
+            try:
+                return self.app.cp.data_plane.invoke(address, function, payload, timeout, self.name,
+                                                     server_key=self.info.public_key,
+                                                     client=self.app.cp.credentials(self.app.name))
+            except Unreachable:
+                if attempt == 2 or self.refresh().address == address:
+                    raise
+        raise AssertionError("unreachable")
 
     def swap(self) -> SwapReport:
         """Swap out; what was written."""

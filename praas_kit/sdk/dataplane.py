@@ -1,8 +1,15 @@
-"""Direct data-plane invocation: a ZeroMQ DEALER per thread and process address.
+"""Direct data-plane invocation: a ZeroMQ DEALER per thread, process address and server key.
 
-A call sends ``[inv header, payload]`` and waits for the matching ``res``. A socket monitor
-watches the connection, so a process that dies mid-call fails the call at once with
-:class:`~praas_kit.errors.ProcessDied` instead of waiting for the timeout.
+A call sends ``[inv header, payload]`` and waits for the matching ``res``. A socket monitor watches the
+connection between waits of :data:`MONITOR_SLICE_MS`:
+
+* a process that dies mid-call fails the call at once with :class:`~praas_kit.errors.ProcessDied`;
+* a process that refuses the client's key fails it with :class:`~praas_kit.errors.Unauthorized`;
+* an address where no process completes a handshake within :data:`CONNECT_TIMEOUT` (it was swapped out
+  and came back elsewhere, or is gone) fails it with :class:`Unreachable`, and the request is discarded
+  unsent, so the caller may safely look the process up again and retry.
+
+With a server key and a client key pair, connections are CurveZMQ (see :mod:`praas_kit.keys`).
 
 A ZeroMQ socket must only be used, and closed, by one thread. :meth:`DataPlaneClient.close` therefore
 closes the sockets no call is using and marks the client closed; a call still running on another thread
@@ -21,24 +28,49 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from praas_kit import wire
-from praas_kit.errors import InvalidState, ProcessDied, Timeout, from_dict
+from praas_kit.errors import InvalidState, ProcessDied, Timeout, Unauthorized, from_dict
+from praas_kit.keys import KeyPair, curve_client
 from praas_kit.payload import ZERO_COPY_MIN, Result
 
 _ids = itertools.count(1)
 _EVENTS, _POLLIN, _RCVTIMEO = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVTIMEO)
 MONITOR_SLICE_MS = 50  # a dead process is noticed within this long
+CONNECT_TIMEOUT = 1.0  # seconds without a completed handshake after which the address is given up
+_READY = int(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+_DOWN = int(zmq.EVENT_DISCONNECTED)
+_REFUSED = (int(zmq.EVENT_HANDSHAKE_FAILED_AUTH), int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL),
+            int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL))
+
+
+class Unreachable(ProcessDied):
+    """No process completed a handshake at the address in time; the request was not delivered."""
 
 
 class _Conn:
-    def __init__(self, ctx: zmq.Context[Any], address: str) -> None:
+    def __init__(self, ctx: zmq.Context[Any], address: str, server_key: str | None, client: KeyPair | None) -> None:
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVTIMEO, MONITOR_SLICE_MS)
-        self.mon = self.sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        if server_key and client is not None:
+            curve_client(self.sock, server_key, client)
+        self.mon = self.sock.get_monitor_socket(_READY | _DOWN | sum(_REFUSED))
         self.sock.connect(address)
-        self.connected = False
+        self.ready = False  # a handshake completed (the process is there and took our key)
+        self.refused = False
         self.in_use = threading.Lock()  # held by the thread running a call on this connection
         self.closed = False
+
+    def events(self) -> None:
+        """Take in what the monitor reported; :class:`ProcessDied` when a ready connection dropped."""
+        while self.mon.getsockopt(_EVENTS) & _POLLIN:
+            event = parse_monitor_message(self.mon.recv_multipart())["event"]
+            if event == _READY:
+                self.ready, self.refused = True, False
+            elif event in _REFUSED:
+                self.refused = True
+            elif event == _DOWN and self.ready:
+                self.ready = False
+                raise ProcessDied("disconnected")
 
     def close(self) -> None:
         if self.closed:
@@ -63,76 +95,83 @@ class DataPlaneClient:
         self._prefix = f"{os.getpid()}-{id(self) & 0xFFFF:x}-"
         self._closed = threading.Event()
 
-    def _conn(self, address: str) -> _Conn:
-        conns: dict[str, _Conn] | None = getattr(self._tls, "conns", None)
+    def _conn(self, address: str, server_key: str | None, client: KeyPair | None) -> _Conn:
+        conns: dict[tuple[str, str | None], _Conn] | None = getattr(self._tls, "conns", None)
         if conns is None:
             conns = self._tls.conns = {}
-        conn = conns.get(address)
+        conn = conns.get((address, server_key))
         if conn is None:
-            conn = conns[address] = _Conn(self.ctx, address)
+            conn = conns[(address, server_key)] = _Conn(self.ctx, address, server_key, client)
             with self._lock:
                 self._all.append(conn)
         return conn
 
     def forget(self, address: str) -> None:
-        """Close this thread's connection to ``address``."""
-        conns = getattr(self._tls, "conns", {})
-        conn = conns.pop(address, None)
-        if conn is not None:
+        """Close this thread's connections to ``address``."""
+        conns: dict[tuple[str, str | None], _Conn] = getattr(self._tls, "conns", {})
+        for key in [k for k in conns if k[0] == address]:
+            conn = conns.pop(key)
             conn.close()
             with self._lock:
                 if conn in self._all:
                     self._all.remove(conn)
 
     def invoke(self, address: str, fn: str, payload: bytes, timeout: float | None = None,
-               process: str | None = None) -> Result:
-        """Invoke ``fn`` at ``address``; raise the remote error, :class:`ProcessDied` or :class:`Timeout`
-        (:class:`InvalidState` once the client is closed)."""
+               process: str | None = None, server_key: str | None = None, client: KeyPair | None = None) -> Result:
+        """Invoke ``fn`` at ``address`` (a CurveZMQ server with ``server_key``, reached with ``client`` keys).
+
+        Raises the remote error, :class:`ProcessDied`, :class:`Unreachable`, :class:`Unauthorized`,
+        :class:`Timeout`, or :class:`InvalidState` once the client is closed.
+        """
         if self._closed.is_set():
             raise InvalidState("the data-plane client is closed")
-        conn = self._conn(address)
+        conn = self._conn(address, server_key, client)
         with conn.in_use:
             try:
-                return self._call(conn, address, fn, payload, timeout, process)
+                return self._call(conn, address, fn, payload, timeout, process or address)
             finally:
                 if self._closed.is_set():  # closed by another thread meanwhile: this thread owns the socket
                     self.forget(address)
 
-    def _call(self, conn: _Conn, address: str, fn: str, payload: bytes, timeout: float | None,
-              process: str | None) -> Result:
-        # connection events from before this call (a process that went away, replaced by another at the same
-        # address, e.g. a container that got the same IP) are history: they must not fail this call
-        while conn.mon.getsockopt(_EVENTS) & _POLLIN:
-            ev = parse_monitor_message(conn.mon.recv_multipart())
-            conn.connected = ev["event"] == zmq.EVENT_CONNECTED
+    def _call(self, conn: _Conn, address: str, fn: str, payload: bytes, timeout: float | None, who: str) -> Result:
+        try:
+            conn.events()  # connection events from before this call are history
+        except ProcessDied:
+            pass
         inv_id = self._prefix + str(next(_ids))
         conn.sock.send_multipart([wire.invoke_header(inv_id, fn), payload], copy=len(payload) < ZERO_COPY_MIN)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        sock, mon = conn.sock, conn.mon
+        sent = time.monotonic()
+        deadline = None if timeout is None else sent + timeout
+        sock = conn.sock
         while True:
             # block on the data socket alone (RCVTIMEO = one slice); look at the connection monitor between slices
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 self.forget(address)
                 raise Timeout(f"invocation of {fn!r} at {address} timed out after {timeout} s")
-            if left is not None and left * 1000 < MONITOR_SLICE_MS:
+            short = left is not None and left * 1000 < MONITOR_SLICE_MS
+            if left is not None and short:
                 sock.setsockopt(_RCVTIMEO, max(1, int(left * 1000)))
             try:
                 frames = sock.recv_multipart(copy=False)
             except zmq.Again:
                 if self._closed.is_set():
                     raise InvalidState(f"the client was closed during the invocation of {fn!r}") from None
-                while mon.getsockopt(_EVENTS) & _POLLIN:
-                    ev = parse_monitor_message(mon.recv_multipart())
-                    if ev["event"] == zmq.EVENT_CONNECTED:
-                        conn.connected = True
-                    elif ev["event"] == zmq.EVENT_DISCONNECTED:
-                        self.forget(address)
-                        raise ProcessDied(
-                            f"process {process or address} disconnected during the invocation of {fn!r}") from None
+                try:
+                    conn.events()
+                except ProcessDied:
+                    self.forget(address)
+                    raise ProcessDied(f"process {who} disconnected during the invocation of {fn!r}") from None
+                if conn.refused and not conn.ready:
+                    self.forget(address)
+                    raise Unauthorized(f"process {who} refused this client's key (a key of another application, "
+                                       "or of an earlier incarnation)") from None
+                if not conn.ready and time.monotonic() - sent > CONNECT_TIMEOUT:
+                    self.forget(address)  # the request is dropped unsent
+                    raise Unreachable(f"no process answered at {address} within {CONNECT_TIMEOUT} s") from None
                 continue
             finally:
-                if left is not None and left * 1000 < MONITOR_SLICE_MS:
+                if short:
                     sock.setsockopt(_RCVTIMEO, MONITOR_SLICE_MS)
             hdr, body = wire.decode(frames)
             if hdr["t"] == "err":
@@ -142,7 +181,7 @@ class DataPlaneClient:
             if not hdr["ok"]:
                 raise from_dict(hdr.get("err"))
             data = body.bytes if len(body) < ZERO_COPY_MIN else body  # large results stay zero-copy (Result.buffer)
-            return Result(data, str(hdr.get("ct", "b")), process, inv_id)
+            return Result(data, str(hdr.get("ct", "b")), who, inv_id)
 
     def close(self) -> None:
         """Close the client (from any thread): every socket no call is using now is closed; a call still
@@ -160,3 +199,5 @@ class DataPlaneClient:
                     if c in self._all:
                         self._all.remove(c)
 
+
+__all__ = ["DataPlaneClient", "Unreachable", "MONITOR_SLICE_MS", "CONNECT_TIMEOUT"]

@@ -78,8 +78,11 @@ class ProcessInfo(_Model):
     created: float
     updated: float
     address: str | None
+    public_key: str | None
+    max_payload: int
     snapshots: tuple[SnapshotInfo, ...]
     error: str | None = None
+    log_tail: str | None = None
     restored_bytes: int | None = None
     restore_seconds: float | None = None
     metrics: MetricsInfo | None = None

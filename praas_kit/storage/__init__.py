@@ -1,7 +1,7 @@
 """Swap stores: where swapped-out processes keep their snapshots (a plug-in point with a registry)."""
 
 from praas_kit.storage.base import (
-    ContainerHost,
+    ProcessHost,
     SnapshotReader,
     SnapshotWriter,
     SwapStore,
@@ -11,5 +11,5 @@ from praas_kit.storage.base import (
 )
 from praas_kit.storage.registry import kinds, open_store, register, spec_from_env, store_class
 
-__all__ = ["SwapStore", "SnapshotWriter", "SnapshotReader", "ContainerHost", "open_store", "register", "kinds",
+__all__ = ["SwapStore", "SnapshotWriter", "SnapshotReader", "ProcessHost", "open_store", "register", "kinds",
            "store_class", "spec_from_env", "new_snapshot_id", "check_snapshot_id", "check_object_name"]

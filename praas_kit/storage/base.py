@@ -9,7 +9,7 @@ can escape the snapshot's place in the store.
 
 A store kind is registered by name in :mod:`praas_kit.storage.registry`; a store describes itself
 as a JSON spec (:meth:`SwapStore.spec`) that the registry reopens in a process, and tells a
-container backend what it needs there (:meth:`SwapStore.container_view`), so no backend has to
+container backend what it needs there (:meth:`SwapStore.process_view`), so no backend has to
 know the store kinds.
 """
 
@@ -50,14 +50,15 @@ def check_object_name(name: str) -> str:
         raise StorageError(exc.message) from None
 
 
-class ContainerHost(Protocol):
-    """What a container backend offers a store that a process in a container must reach."""
+class ProcessHost(Protocol):
+    """What a backend offers a store that a process must reach from where it runs (a container, another
+    user, another machine)."""
 
     def share_directory(self, path: Path) -> str:
-        """Make the host directory ``path`` readable and writable in the container; its path there."""
+        """Make the control plane's directory ``path`` readable and writable for the process; its path there."""
 
     def reach(self, url: str) -> str:
-        """The URL with which the container reaches the server the control plane reaches at ``url``."""
+        """The URL with which the process reaches the server the control plane reaches at ``url``."""
 
 
 class SnapshotWriter(ABC):
@@ -124,9 +125,9 @@ class SwapStore(ABC):
     def spec(self) -> dict[str, Any]:
         """JSON description of this store (handed to processes through a private file)."""
 
-    def container_view(self, host: ContainerHost) -> dict[str, Any]:
-        """The spec as a process in a container must see it; asks ``host`` for what it needs there
-        (a shared directory, a reachable endpoint). The default: the spec unchanged."""
+    def process_view(self, host: ProcessHost) -> dict[str, Any]:
+        """The spec as a process must see it; asks ``host`` for what it needs there (a shared directory, a
+        reachable endpoint). The default: the spec unchanged."""
         return self.spec()
 
     def close(self) -> None:
@@ -147,6 +148,18 @@ class SwapStore(ABC):
     @abstractmethod
     def delete(self, app: str, proc: str, snapshot: str | None = None) -> None:
         """Delete one snapshot, or every snapshot (committed or not) of the process."""
+
+    def snapshot_ids(self, app: str, proc: str) -> list[str]:
+        """Every snapshot id of a process in the store, committed or not (an interrupted write leaves an
+        uncommitted one). The default lists the committed ones only."""
+        return self.snapshots(app, proc)
+
+    def collect(self, app: str, proc: str, keep: set[str]) -> list[str]:
+        """Delete every snapshot of a process, committed or not, that is not in ``keep``; the ids deleted."""
+        gone = [s for s in self.snapshot_ids(app, proc) if s not in keep]
+        for snapshot in gone:
+            self.delete(app, proc, snapshot)
+        return gone
 
     def latest(self, app: str, proc: str) -> str | None:
         """The newest committed snapshot, or ``None``."""

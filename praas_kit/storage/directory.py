@@ -1,4 +1,7 @@
-"""The directory swap store: ``<root>/<app>/<process>/<snapshot>/{objects..., manifest.json}``."""
+"""The directory swap store: ``<root>/<app>/<process>/<snapshot>/{objects..., manifest.json}``.
+
+Snapshots hold a process's state: their directories are created 0700 and their files 0600.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Any
 from praas_kit.errors import StorageError
 from praas_kit.storage.base import (
     Chunks,
-    ContainerHost,
+    ProcessHost,
     SnapshotReader,
     SnapshotWriter,
     SwapStore,
@@ -26,12 +29,17 @@ def _objpath(base: Path, name: str) -> Path:
     return base.joinpath(*check_object_name(name).split("/"))
 
 
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 class _DirWriter(SnapshotWriter):
     def __init__(self, base: Path, fsync: bool) -> None:
         self.base = base
         self.fsync = fsync
         try:
-            base.mkdir(parents=True, exist_ok=False)
+            base.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            base.mkdir(mode=0o700, exist_ok=False)
         except OSError as exc:
             raise StorageError(f"cannot create snapshot directory: {exc}") from None
 
@@ -39,8 +47,8 @@ class _DirWriter(SnapshotWriter):
         path = _objpath(self.base, name)
         n = 0
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb") as f:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(path, "wb", opener=_private) as f:
                 for chunk in chunks:
                     n += f.write(chunk)
                 if self.fsync:
@@ -53,7 +61,7 @@ class _DirWriter(SnapshotWriter):
     def commit(self, manifest: dict[str, Any]) -> None:
         tmp = self.base / (MANIFEST + ".tmp")
         try:
-            with open(tmp, "w") as f:
+            with open(tmp, "w", opener=_private) as f:
                 json.dump(manifest, f)
                 if self.fsync:
                     f.flush()
@@ -104,7 +112,7 @@ class DirectoryStore(SwapStore):
 
     Spec: ``{"kind": "dir", "root": path, "fsync": bool}``; environment shorthand
     ``PRAAS_SWAP_KIND=dir`` with ``PRAAS_SWAP_DIR``. In a container the root is bind-mounted
-    (:meth:`container_view`), so the store works only where host and containers share a disk.
+    (:meth:`process_view`), so the store works only where host and containers share a disk.
     """
 
     kind = "dir"
@@ -129,7 +137,7 @@ class DirectoryStore(SwapStore):
     def spec(self) -> dict[str, Any]:
         return {"kind": "dir", "root": str(self.root), "fsync": self.fsync}
 
-    def container_view(self, host: ContainerHost) -> dict[str, Any]:
+    def process_view(self, host: ProcessHost) -> dict[str, Any]:
         return self.spec() | {"root": host.share_directory(self.root)}
 
     def _dir(self, app: str, proc: str, snapshot: str | None = None) -> Path:
@@ -148,6 +156,10 @@ class DirectoryStore(SwapStore):
         if not d.is_dir():
             return []
         return sorted(p.name for p in d.iterdir() if (p / MANIFEST).is_file())
+
+    def snapshot_ids(self, app: str, proc: str) -> list[str]:
+        d = self._dir(app, proc)
+        return sorted(p.name for p in d.iterdir() if p.is_dir()) if d.is_dir() else []
 
     def delete(self, app: str, proc: str, snapshot: str | None = None) -> None:
         shutil.rmtree(self._dir(app, proc, snapshot), ignore_errors=True)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from praas_kit.errors import StorageError
-from praas_kit.storage.base import Chunks, ContainerHost, SnapshotReader, SnapshotWriter, SwapStore
+from praas_kit.storage.base import Chunks, ProcessHost, SnapshotReader, SnapshotWriter, SwapStore
 from praas_kit.storage.registry import open_store
 
 
@@ -55,8 +55,8 @@ class FaultyStore(SwapStore):
         return {"kind": "faulty", "inner": self.inner.spec(), "fail_after": self.fail_after,
                 "crash_after": self.crash_after}
 
-    def container_view(self, host: ContainerHost) -> dict[str, Any]:
-        return self.spec() | {"inner": self.inner.container_view(host)}
+    def process_view(self, host: ProcessHost) -> dict[str, Any]:
+        return self.spec() | {"inner": self.inner.process_view(host)}
 
     def close(self) -> None:
         self.inner.close()
@@ -69,6 +69,9 @@ class FaultyStore(SwapStore):
 
     def snapshots(self, app: str, proc: str) -> list[str]:
         return self.inner.snapshots(app, proc)
+
+    def snapshot_ids(self, app: str, proc: str) -> list[str]:
+        return self.inner.snapshot_ids(app, proc)
 
     def delete(self, app: str, proc: str, snapshot: str | None = None) -> None:
         self.inner.delete(app, proc, snapshot)

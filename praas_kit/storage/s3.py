@@ -33,7 +33,7 @@ from typing import Any
 from praas_kit.errors import InvalidArgument, StorageError
 from praas_kit.storage.base import (
     Chunks,
-    ContainerHost,
+    ProcessHost,
     SnapshotReader,
     SnapshotWriter,
     SwapStore,
@@ -264,7 +264,7 @@ class S3Store(SwapStore):
         out.update({k: v for k, v in self.tuning.items() if v != DEFAULTS[k]})
         return out
 
-    def container_view(self, host: ContainerHost) -> dict[str, Any]:
+    def process_view(self, host: ProcessHost) -> dict[str, Any]:
         """The spec with the endpoint as a container reaches it (``host.reach``)."""
         out = self.spec()
         if self.endpoint:
@@ -421,6 +421,18 @@ class S3Store(SwapStore):
                 except Exception:  # an object somebody else put there; not ours
                     continue
         return sorted(found)
+
+    def snapshot_ids(self, app: str, proc: str) -> list[str]:
+        base = self._base(app, proc)
+        ids = set()
+        for key in self._keys(base, f"listing the snapshots of {app}/{proc}"):
+            snap, sep, _ = key[len(base):].partition("/")
+            if sep:
+                try:
+                    ids.add(check_snapshot_id(snap))
+                except Exception:  # noqa: BLE001 - an object somebody else put there; not ours
+                    continue
+        return sorted(ids)
 
     def delete(self, app: str, proc: str, snapshot: str | None = None) -> None:
         self._delete_prefix(self._base(app, proc, snapshot))

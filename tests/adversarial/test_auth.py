@@ -1,0 +1,104 @@
+"""Authentication and isolation: the data plane (CurveZMQ), the REST surface, files on disk, the environment."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+import zmq
+from conftest import APP_CODE, BACKENDS, make_plane
+
+from praas_kit import wire
+from praas_kit.keys import KeyPair, curve_client
+
+APPS = Path(__file__).parent.parent / "apps"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def cp(request, tmp_path_factory):
+    with make_plane(request.param, tmp_path_factory.mktemp(f"auth-{request.param}"), token_file=False) as plane:
+        yield plane
+
+
+def _raw_call(address: str, server_key: str | None = None, client: KeyPair | None = None) -> list[bytes] | None:
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    if server_key and client:
+        curve_client(sock, server_key, client)
+    sock.connect(address)
+    sock.send_multipart([wire.invoke_header("x", "echo"), b"let me in"])
+    try:
+        return sock.recv_multipart() if sock.poll(1500) else None
+    finally:
+        sock.close()
+
+
+def test_only_the_applications_clients_and_peers_get_in(cp):
+    app = cp.create_application("vault", code=APP_CODE)
+    p = app.create_process("p")
+    assert p.info.public_key and p.invoke("echo", b"the SDK").payload == b"the SDK"  # with the app's client key
+    assert _raw_call(p.address) is None  # no CURVE: no handshake, nothing runs
+    assert _raw_call(p.address, p.info.public_key, KeyPair.new()) is None  # an unknown key is refused
+    creds = cp.credentials("vault")
+    assert creds is not None
+    assert _raw_call(p.address, p.info.public_key, creds)[1] == b"let me in"
+
+
+def test_a_message_source_cannot_be_forged(cp):
+    # mallory and alice in one application: mallory claims to be bob
+    both = cp.create_application("both", code=APPS / "attacker")
+    a, m = both.create_process("alice"), both.create_process("mallory")
+    both.create_process("bob")
+    reply = m.invoke("forge", {"to": "alice", "claim": "bob"}).json()
+    assert reply["t"] == "err" and "someone else" in reply["err"]["message"]
+    assert a.invoke("pending", {"src": "bob", "timeout": 0.5}).json() == 0
+
+
+def test_another_applications_process_cannot_call_in(cp):
+    target = cp.create_application("target", code=APP_CODE).create_process("t")
+    intruder = cp.create_application("intruder", code=APPS / "attacker").create_process("i")
+    out = intruder.invoke("call_other", {"address": target.address, "key": target.info.public_key, "fn": "echo"})
+    assert out.text == "no answer"
+
+
+def test_processes_get_a_scrubbed_environment_and_no_token(cp, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "must-not-leak")
+    monkeypatch.setenv("PRAAS_TOKEN", "must-not-leak-either")
+    p = cp.create_application("env", code=APPS / "spam.py").create_process("p")
+    seen = p.invoke("environment", {"token_file": str(cp.controller.cfg.home / "token")}).json()
+    assert not [k for k, v in seen["env"].items() if "must-not-leak" in v]
+    assert not [k for k in seen["env"] if k.startswith("AWS_") or k in ("PRAAS_TOKEN", "PRAAS_SECRET")]
+    assert seen["token"].startswith("unreadable")  # an embedded control plane keeps its token in memory
+
+
+def test_rest_documents_need_the_token(cp):
+    for path in ("/openapi.json", "/docs", "/redoc"):
+        assert httpx.get(cp.url + path).status_code == 401, path
+    assert httpx.get(cp.url + "/openapi.json", headers={"Authorization": f"Bearer {cp.token}"}).status_code == 200
+    with httpx.Client(base_url=cp.url) as browser:  # a browser: the token once in the URL, then a cookie
+        assert browser.get(f"/docs?token={cp.token}").status_code == 200
+        assert browser.get("/openapi.json").status_code == 200
+    assert httpx.get(cp.url + "/healthz").status_code == 200
+
+
+def test_deeply_nested_body_is_a_bad_request(cp):
+    body = "[" * 100_000 + "]" * 100_000
+    r = httpx.put(cp.url + "/apps/nested", content=body, headers={"Authorization": f"Bearer {cp.token}",
+                                                                    "content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "BadRequest"
+
+
+def test_registry_and_snapshots_are_private(cp):
+    home = cp.controller.cfg.home
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    for f in home.glob("registry.sqlite*"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    p = cp.create_application("private", code=APPS / "spam.py").create_process("p")
+    p.invoke("put", b"secret state")
+    p.swap()
+    snaps = [f for f in (home / "swaps" / "private" / "p").rglob("*")]
+    assert snaps
+    for f in snaps:
+        assert stat.S_IMODE(f.stat().st_mode) == (0o700 if f.is_dir() else 0o600), f

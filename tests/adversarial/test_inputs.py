@@ -1,0 +1,146 @@
+"""Bad input and failures: refused timeouts, stale process objects, crash logs, forked children, payloads over
+the limit, leftovers of interrupted swaps, application code that cannot work."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+import praas_kit
+from praas_kit.storage.directory import DirectoryStore
+from praas_kit.storage.faulty import FaultyStore
+
+SPAM = Path(__file__).parent.parent / "apps" / "spam.py"
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory):
+    with praas_kit.local(home=tmp_path_factory.mktemp("inputs")) as plane:
+        yield plane
+
+
+@pytest.mark.parametrize("timeout", ["-1", "nan", "inf", "0", "1e300"])
+def test_a_refused_invocation_never_runs(cp, timeout):
+    """Before the fix, ?timeout=-1 answered 504 at once but the function still ran and changed state."""
+    app = cp.create_application(f"to-{abs(hash(timeout)) % 10**6}", code=SPAM)
+    p = app.create_process("p")
+    p.invoke("put", b"before")
+    r = httpx.post(f"{cp.url}/apps/{app.name}/invoke/put", params={"process": "p", "timeout": timeout},
+                   content=b"after", headers={"Authorization": f"Bearer {cp.token}"})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "BadRequest"
+    time.sleep(0.3)
+    assert p.invoke("get").payload == b"before"
+    with pytest.raises(praas_kit.InvalidArgument):
+        p.invoke("put", b"after", timeout=-1)
+    with pytest.raises(praas_kit.InvalidArgument):
+        app.invoke("put", b"after", process="p", timeout=float("nan"))
+    assert p.invoke("get").payload == b"before"
+
+
+def test_a_stale_process_object_finds_its_process_again(cp):
+    """Swapped out and in again (a new address) behind the back of a Process object: its next call reaches the
+    process within about a second (before the fix it waited the full timeout, 300 s by default)."""
+    app = cp.create_application("stale", code=SPAM)
+    p = app.create_process("p")
+    p.invoke("put", b"kept")
+    old = p.address
+    app.process("p").swap()
+    app.swapin("p")
+    assert app.process("p").address != old
+    t0 = time.monotonic()
+    assert p.invoke("get", timeout=30).payload == b"kept"
+    assert time.monotonic() - t0 < 3
+    app.process("p").swap()  # now swapped out for good: a clear error, quickly
+    t0 = time.monotonic()
+    with pytest.raises(praas_kit.InvalidState, match="SWAPPED_OUT"):
+        p.invoke("get", timeout=30)
+    assert time.monotonic() - t0 < 3
+
+
+def test_a_crash_keeps_the_log_and_says_its_end(cp):
+    app = cp.create_application("crashy", code=SPAM)
+    p = app.create_process("p")
+    with pytest.raises(praas_kit.ProcessDied):
+        p.invoke("crash")
+    deadline = time.monotonic() + 10
+    while app.process("p").status != "FAILED":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    info = app.process("p").info
+    assert "last words of the process" in (info.error or "") and "last words" in (info.log_tail or "")
+    kept = cp.controller.cfg.home / "processes" / "crashy" / "p.log"
+    assert "last words" in kept.read_text()
+
+
+def test_children_a_function_forks_die_with_the_process(cp):
+    p = cp.create_application("forks", code=SPAM).create_process("p")
+    child = p.invoke("fork_sleeper").json()
+    os.kill(child, 0)  # alive
+    p.stop()
+    deadline = time.monotonic() + 5
+    while _alive(child):
+        assert time.monotonic() < deadline, "the forked child outlived its process"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_payload_over_the_limit_is_named_as_such(cp):
+    p = cp.create_application("big", code=SPAM).create_process("p")
+    with pytest.raises(praas_kit.PayloadTooLarge):
+        p.invoke("put", b"x" * (70 << 20))  # before the fix: ProcessDied, though the process lived
+    assert p.invoke("put", b"small").json() == 5
+
+
+def test_recv_with_a_huge_timeout_is_clamped(cp):
+    p = cp.create_application("forever", code=SPAM).create_process("p")
+    with pytest.raises(praas_kit.Timeout):  # it waits (before the fix: OverflowError at once)
+        p.invoke("recv_long", "1e10", timeout=1)
+    assert p.invoke("recv_long", "-5").text.startswith("InvalidArgument")
+
+
+def test_snapshots_of_interrupted_swaps_are_collected(tmp_path):
+    swaps = tmp_path / "swaps"
+    with praas_kit.local(home=tmp_path / "cp", swap_store={"kind": "dir", "root": str(swaps)}) as plane:
+        app = plane.create_application("leftover", code=SPAM)
+        p = app.create_process("p")
+        p.invoke("put", b"good")
+        p.swap()
+        plane.controller.store = FaultyStore(DirectoryStore(swaps), None, 1)  # the next swap-out crashes
+        p = app.swapin("p")
+        with pytest.raises(praas_kit.PraasError):
+            p.swap()
+        store = DirectoryStore(swaps)
+        # the crash left a partial snapshot (objects, no manifest); it is gone, the committed one stays
+        assert store.snapshot_ids("leftover", "p") == store.snapshots("leftover", "p") != []
+        plane.controller.store = store
+        assert app.swapin("p").invoke("get").payload == b"good"
+
+
+@pytest.mark.parametrize("name, text, problem", [
+    ("json.py", "from praas_kit import function\n@function\ndef f(i, c):\n    return 1\n", "named like the module"),
+    ("broken.py", "def f(:\n    pass\n", "broken.py:1: SyntaxError"),
+    ("nofunc.py", "x = 1\n", "defines no function"),
+    ("needs.py", "import no_such_module_anywhere\n", "No module named 'no_such_module_anywhere'"),
+])
+def test_application_code_is_checked_at_create(cp, tmp_path, name, text, problem):
+    code = tmp_path / name
+    code.write_text(text)
+    with pytest.raises(praas_kit.InvalidArgument, match=problem):
+        cp.create_application(f"bad-{name.split('.')[0]}", code=code)
+    assert f"bad-{name.split('.')[0]}" not in [a.name for a in cp.applications()]
+
+
+def test_application_code_must_be_python(cp):
+    with pytest.raises(praas_kit.InvalidArgument, match="neither a .py file nor a package"):
+        cp.create_application("passwd", code="/etc/passwd")

@@ -1,0 +1,97 @@
+"""Resources under abuse: held-message bursts, file descriptors, mailbox memory, request bodies, children,
+leftover snapshots. Loops are bounded so the suite runs in CI; the closing figures come from longer runs of
+the same code (``python -m praas_kit.bench.load`` and the counts below)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import praas_kit
+
+SPAM = Path(__file__).parent.parent / "apps" / "spam.py"
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("n", [3_000, 100_000])
+def test_held_message_burst_is_delivered_in_order_after_swapin(tmp_path, n):
+    """Messages sent to a swapped-out process are held, and all of them arrive, in order, after swap-in
+    (before the fix, 3,000 made swap-in fail with HTTP 500 and left the process SWAPPING_IN forever)."""
+    with praas_kit.local(home=tmp_path, invoke_timeout=600) as cp:
+        app = cp.create_application("burst", code=SPAM)
+        a, b = app.create_process("a"), app.create_process("b")
+        b.swap()
+        a.invoke("spam", {"to": "b", "n": n}, timeout=600)
+        deadline = time.monotonic() + 300
+        while len(cp.controller.registry.held_messages("burst", "b")) < n:  # all held, durably
+            assert time.monotonic() < deadline, "the control plane did not hold every message"
+            time.sleep(0.2)
+        b = app.swapin("b")
+        assert b.status == "ALLOCATED"
+        assert b.invoke("drain", {"src": "a", "n": n, "timeout": 60}, timeout=600).json() == {
+            "in_order": n, "unexpected": None}
+        assert cp.controller.registry.held_messages("burst", "b") == []
+
+
+def test_process_deaths_leak_no_file_descriptors(tmp_path):
+    """Every death of a process is handled by a thread of its own; none of them may keep a socket
+    (before the fix, each thread that sent to the process endpoint got a ZeroMQ socket, kept forever)."""
+    with praas_kit.local(home=tmp_path) as cp:
+        app = cp.create_application("deaths", code=SPAM)
+        app.create_process("witness")  # gets a world update from the thread that handles each death
+        p = app.create_process("p")
+
+        def cycle() -> None:
+            nonlocal p
+            p.kill()
+            deadline = time.monotonic() + 10
+            while app.process("p").status != "FAILED":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            p = app.swapin("p")
+
+        for _ in range(10):  # warm up: thread pools, sockets that live for the whole run
+            cycle()
+        before = fd_count()
+        for _ in range(100):
+            cycle()
+        assert fd_count() - before <= 3, (before, fd_count())
+
+
+def test_mailbox_is_bounded_and_the_receiver_lives(tmp_path):
+    """Ten 40 MiB messages to a 256 MiB process whose function does not receive yet: the mailbox takes what
+    fits (a quarter of the memory), the rest waits with the control plane, the process lives, and every
+    message arrives in order once the function receives (before the fix, 14 x 60 MiB killed the process)."""
+    with praas_kit.local(home=tmp_path, metrics_interval=0.2) as cp:
+        app = cp.create_application("mem", code=SPAM)
+        a, b = app.create_process("a", memory_mb=2048), app.create_process("b", memory_mb=256)
+        a.invoke("spam", {"to": "b", "n": 10, "size": 40 << 20}, timeout=120)
+        time.sleep(3)
+        info = app.process("b").info
+        assert info.status == "ALLOCATED" and info.metrics is not None
+        assert info.metrics.rss_bytes < 256 << 20, info.metrics
+        assert len(cp.controller.registry.held_messages("mem", "b")) >= 8  # waiting at the control plane
+        assert b.invoke("drain", {"src": "a", "n": 10, "timeout": 30}, timeout=300).json() == {
+            "in_order": 10, "unexpected": None}
+
+
+def test_messages_to_a_stopped_process_never_reach_its_successor(tmp_path):
+    with praas_kit.local(home=tmp_path) as cp:
+        app = cp.create_application("succ", code=SPAM)
+        a, b = app.create_process("a"), app.create_process("b")
+        b.swap()
+        a.invoke("spam", {"to": "b", "n": 5})
+        deadline = time.monotonic() + 10
+        while len(cp.controller.registry.held_messages("succ", "b")) < 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        app.swapin("b").stop()  # b's state, and what was sent to it, are discarded
+        app.delete_process("b")
+        b2 = app.create_process("b")
+        assert b2.invoke("pending", {"src": "a", "timeout": 1.0}).json() == 0
