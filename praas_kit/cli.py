@@ -120,8 +120,8 @@ def info(url: str | None = Url, token: str | None = Token) -> None:
 
     def go() -> None:
         with _client(url, token) as cp:
-            _out({"url": cp.url, "health": cp.healthz(), "openapi": cp.openapi_url(), "docs": f"{cp.url}/docs",
-                  "token_file": str(default_home() / TOKEN_FILE)})
+            _out({"url": cp.url, "health": cp.healthz(), "openapi": cp.openapi_url(),
+                  "docs": f"{cp.url}/docs?token={cp.token}", "token_file": str(default_home() / TOKEN_FILE)})
 
     _run(go)
 
@@ -277,15 +277,16 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),
-          backend: str | None = typer.Option(None, help="'docker' runs the docker benchmark (same as NAME=docker)")
-          ) -> None:
+          backend: str | None = typer.Option(None, help="'docker' runs the docker benchmark (same as NAME=docker)"),
+          auth: str | None = typer.Option(None, help="data-plane security for the benchmarks that take it: "
+                                                     "curve (default) or none")) -> None:
     """Run a benchmark, save CSV + metadata, and print each headline figure with its target."""
     import importlib
 
     from praas_kit.bench import BENCHMARKS
     from praas_kit.bench.common import format_figures
 
-    logging.basicConfig(level="WARNING")
+    logging.basicConfig(level="ERROR")  # a benchmark kills and restarts processes on purpose: no warnings
     target = out or (Path("results") / "quick" if quick else Path("results"))
     chosen = "docker" if backend == "docker" and name == "core" else name
 
@@ -296,7 +297,7 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
             raise InvalidArgument(f"unknown benchmark {chosen!r}; known: {', '.join(BENCHMARKS)}")
         module_name, function = BENCHMARKS[chosen]
         module = importlib.import_module(module_name)
-        run = getattr(module, function)(target, quick=quick)
+        run = getattr(module, function)(target, quick=quick, **({"dataplane_auth": auth} if auth else {}))
         summarise = getattr(module, "summarise", None) or importlib.import_module("praas_kit.bench.core").summarise
         typer.echo(format_figures(summarise(run.rows)))
         typer.echo(f"\nresults: {run.csv} (one line per sample) and {run.meta} (provenance and medians)")

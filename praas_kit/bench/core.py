@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from praas_kit import wire
 from praas_kit.bench.common import BenchRun, Figure, Row, save, time_calls
+from praas_kit.keys import KeyPair, curve_client
 
 log = logging.getLogger("praas_kit.bench")
 
@@ -32,13 +33,18 @@ class RawEcho:
 
     HEADER = wire.invoke_header("1", "echo")
 
-    def __init__(self, bind: str = "tcp://127.0.0.1:0", argv: list[str] | None = None) -> None:
+    def __init__(self, bind: str = "tcp://127.0.0.1:0", argv: list[str] | None = None, curve: bool = False) -> None:
+        server = KeyPair.new() if curve else None
         cmd = argv or [sys.executable, "-m", "praas_kit.bench.raw_echo", "--bind", bind]
+        if server is not None:
+            cmd += ["--curve-secret", server.secret]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         self.endpoint = self.proc.stdout.readline().strip()
         self.sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if server is not None:
+            curve_client(self.sock, server.public, KeyPair.new())
         self.sock.connect(self.endpoint)
 
     def call(self, payload: bytes) -> None:
@@ -51,9 +57,12 @@ class RawEcho:
         self.proc.wait(10)
 
 
-def _throughput_client(address: str, seconds: float, start: Any, out: Any) -> None:
+def _throughput_client(address: str, seconds: float, start: Any, out: Any, server_key: str | None,
+                       client: KeyPair | None) -> None:
     sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    if server_key and client is not None:
+        curve_client(sock, server_key, client)
     sock.connect(address)
     hdr = wire.header("inv", id="t", fn="noop")
     for _ in range(20):
@@ -69,11 +78,13 @@ def _throughput_client(address: str, seconds: float, start: Any, out: Any) -> No
     sock.close()
 
 
-def throughput(address: str, clients: int = 8, seconds: float = 3.0) -> float:
+def throughput(address: str, clients: int = 8, seconds: float = 3.0, server_key: str | None = None,
+               client: KeyPair | None = None) -> float:
     """No-op invocations per second on one process from ``clients`` concurrent client processes."""
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_throughput_client, args=(address, seconds, start, out)) for _ in range(clients)]
+    procs = [ctx.Process(target=_throughput_client, args=(address, seconds, start, out, server_key, client))
+             for _ in range(clients)]
     for p in procs:
         p.start()
     time.sleep(1.0)
@@ -97,8 +108,10 @@ def idle_rss_mib(app: Any, name: str, settle: float = 1.5) -> float:
     raise RuntimeError(f"process {name!r} reported no memory figure")
 
 
-def run_core_benchmarks(out: Path, quick: bool = True) -> BenchRun:
-    """Run everything on the local backend and save ``core.csv`` + ``core.meta.json`` under ``out``."""
+def run_core_benchmarks(out: Path, quick: bool = True, dataplane_auth: str = "curve") -> BenchRun:
+    """Run everything on the local backend and save ``core.csv`` + ``core.meta.json`` under ``out``.
+
+    The raw transport baseline uses the same security as the data plane (CurveZMQ with ``curve``)."""
     import praas_kit
 
     backend = "local"
@@ -110,15 +123,16 @@ def run_core_benchmarks(out: Path, quick: bool = True) -> BenchRun:
     swap_sizes = [1, 100]
     swap_reps = 2 if quick else 5
     tp_seconds = 2.0 if quick else 5.0
-    params = {"quick": quick, "backend": backend, "reps": reps, "rounds": rounds, "cold_reps": cold_reps,
+    params = {"quick": quick, "backend": backend, "dataplane_auth": dataplane_auth, "reps": reps, "rounds": rounds,
+              "cold_reps": cold_reps,
               "swap_sizes_mib": swap_sizes, "swap_reps": swap_reps, "throughput_seconds": tp_seconds,
               "throughput_clients": 8}
     rows: list[Row] = []
     steps = tqdm(total=6, desc="praas bench", unit="step")
-    with praas_kit.local(function_workers=2) as cp:
+    with praas_kit.local(function_workers=2, dataplane_auth=dataplane_auth) as cp:
         app = cp.create_application("bench", code=BENCH_APP)
         p = app.create_process("echo")
-        raw = RawEcho()
+        raw = RawEcho(curve=dataplane_auth == "curve")
         try:
             # 1. direct invocation vs raw transport, interleaved rounds so noise hits both alike
             rows += invoke_rows(p, raw, reps, rounds)
@@ -137,7 +151,8 @@ def run_core_benchmarks(out: Path, quick: bool = True) -> BenchRun:
             # 5. throughput from 8 concurrent clients
             tp = Row("throughput", "noop-8-clients", 0, "1/s")
             for _ in range(2 if quick else 3):
-                tp.values.append(throughput(p.address or "", 8, tp_seconds))
+                tp.values.append(throughput(p.address or "", 8, tp_seconds, p.info.public_key,
+                                            cp.credentials("bench")))
             rows.append(tp)
             steps.update()
             # 6. idle resident memory

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from praas_kit import docker_engine, image_names, wire
 from praas_kit.bench.common import BenchRun, Row, save
 from praas_kit.bench.core import BENCH_APP, RawEcho, cold_start_row, invoke_rows, swap_rows
+from praas_kit.keys import KeyPair, curve_client
 
 log = logging.getLogger("praas_kit.bench.docker")
 
@@ -23,14 +24,19 @@ log = logging.getLogger("praas_kit.bench.docker")
 class RawEchoContainer:
     """The raw pyzmq echo server in a container of the process image (same network path as a process)."""
 
-    def __init__(self, client: Any, network: str, image: str = image_names.PROCESS) -> None:
-        self.container = client.containers.run(
-            image, entrypoint=["/opt/praas/bin/python", "-m", "praas_kit.bench.raw_echo", "--bind", "tcp://*:9100"],
-            detach=True, network=network, labels={"praas-kit": "1"}, user="10001:10001")
+    def __init__(self, client: Any, network: str, image: str = image_names.PROCESS, curve: bool = True) -> None:
+        server = KeyPair.new() if curve else None
+        cmd = ["/opt/praas/bin/python", "-m", "praas_kit.bench.raw_echo", "--bind", "tcp://*:9100"]
+        if server is not None:
+            cmd += ["--curve-secret", server.secret]
+        self.container = client.containers.run(image, entrypoint=cmd, detach=True, network=network,
+                                               labels={"praas-kit": "1"}, user="10001:10001")
         self.container.reload()
         ip = self.container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
         self.sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if server is not None:
+            curve_client(self.sock, server.public, KeyPair.new())
         self.sock.connect(f"tcp://{ip}:9100")
         deadline = time.monotonic() + 30
         while True:  # wait until the server answers

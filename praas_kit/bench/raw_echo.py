@@ -12,10 +12,14 @@ import sys
 import zmq
 
 
-def serve(bind: str) -> None:
+def serve(bind: str, curve_secret: str | None = None) -> None:
+    """Echo forever; with ``curve_secret`` (Z85) as a CurveZMQ server (the same security as a process)."""
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
+    if curve_secret:
+        sock.curve_server = True
+        sock.curve_secretkey = curve_secret.encode()
     sock.bind(bind)
     sys.stdout.write(sock.getsockopt_string(zmq.LAST_ENDPOINT) + "\n")
     sys.stdout.flush()
@@ -26,4 +30,6 @@ def serve(bind: str) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--bind", default="tcp://127.0.0.1:0")
-    serve(ap.parse_args().bind)
+    ap.add_argument("--curve-secret", default=None, help="serve with CurveZMQ, this secret key (Z85)")
+    args = ap.parse_args()
+    serve(args.bind, args.curve_secret)
