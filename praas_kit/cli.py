@@ -273,15 +273,18 @@ def images_list() -> None:
 
 
 @app.command()
-def bench(name: str = typer.Argument("core", help="which benchmark: core, docker or load"),
+def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels "
+                                                   "or profile"),
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),
-          backend: str | None = typer.Option(None, help="'docker' runs the docker benchmark (same as NAME=docker)"),
+          backend: str | None = typer.Option(None, help="local or docker, for the benchmarks that take it ('docker' "
+                                                        "with NAME=core runs the docker benchmark)"),
           auth: str | None = typer.Option(None, help="data-plane security for the benchmarks that take it: "
                                                      "curve (default) or none")) -> None:
     """Run a benchmark, save CSV + metadata, and print each headline figure with its target."""
     import importlib
+    import inspect
 
     from praas_kit.bench import BENCHMARKS
     from praas_kit.bench.common import format_figures
@@ -297,7 +300,13 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
             raise InvalidArgument(f"unknown benchmark {chosen!r}; known: {', '.join(BENCHMARKS)}")
         module_name, function = BENCHMARKS[chosen]
         module = importlib.import_module(module_name)
-        run = getattr(module, function)(target, quick=quick, **({"dataplane_auth": auth} if auth else {}))
+        fn = getattr(module, function)
+        takes = inspect.signature(fn).parameters
+        options: dict[str, Any] = {"dataplane_auth": auth, "backend": backend}
+        for option, value in options.items():
+            if value is not None and option not in takes and not (option == "backend" and chosen == "docker"):
+                raise InvalidArgument(f"benchmark {chosen!r} has no option {option.split('_')[-1]!r}")
+        run = fn(target, quick=quick, **{k: v for k, v in options.items() if v is not None and k in takes})
         summarise = getattr(module, "summarise", None) or importlib.import_module("praas_kit.bench.core").summarise
         typer.echo(format_figures(summarise(run.rows)))
         typer.echo(f"\nresults: {run.csv} (one line per sample) and {run.meta} (provenance and medians)")

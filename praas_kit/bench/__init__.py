@@ -11,4 +11,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "core": ("praas_kit.bench.core", "run_core_benchmarks"),
     "docker": ("praas_kit.bench.docker", "run_docker_benchmarks"),
     "load": ("praas_kit.bench.load", "run_load_benchmarks"),
+    "invocations": ("praas_kit.bench.invocations", "run_invocation_benchmarks"),
+    "channels": ("praas_kit.bench.channels", "run_channel_benchmarks"),
+    "profile": ("praas_kit.bench.profile", "run_profile"),
 }

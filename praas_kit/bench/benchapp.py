@@ -1,8 +1,15 @@
-"""Functions the benchmarks run inside processes."""
+"""Functions the benchmarks run inside processes.
+
+Channel ping-pong comes in three transports run by the same two functions' processes: praas-kit channels
+(``context.send``/``recv``), raw pyzmq between the same two processes (the transport's limit), and Redis
+lists (``RPUSH``/``BLPOP``, the fair blocking baseline; ``SET`` + polling ``GET`` with the paper's linear
+back-off). Each ``ping`` returns the round-trip times in seconds; its ``pong`` answers ``n`` times.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from praas_kit import Invocation, function
@@ -29,3 +36,156 @@ def fill(inv: Invocation, ctx: Any) -> None:
 @function
 def size(inv: Invocation, ctx: Any) -> int:
     return sum(len(ctx.state(k)) for k, _ in ctx.state_keys())
+
+
+@function
+def self_echo(inv: Invocation, ctx: Any) -> list[float]:
+    """Invoke ``echo`` in this process ``n`` times with ``size`` bytes (PraaS "local" invocation, timed inside)."""
+    args = inv.json()
+    payload = b"x" * int(args["size"])
+    for _ in range(5):
+        ctx.invoke("SELF", "echo", payload)
+    out = []
+    for _ in range(int(args["n"])):
+        t0 = time.perf_counter()
+        ctx.invoke("SELF", "echo", payload)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+# ------------------------------------------------------------------ channels
+@function
+def ping(inv: Invocation, ctx: Any) -> list[float]:
+    """Send to ``peer`` and wait for the answer, ``n`` times (after ``warmup``); the round-trip times."""
+    a = inv.json()
+    payload, peer, key = b"x" * int(a["size"]), a["peer"], a.get("key", "pp")
+    out = []
+    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+        t0 = time.perf_counter()
+        ctx.send(peer, key, payload)
+        ctx.recv(peer, key, timeout=30)
+        if i >= int(a.get("warmup", 10)):
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+@function
+def pong(inv: Invocation, ctx: Any) -> None:
+    a = inv.json()
+    for _ in range(int(a.get("warmup", 10)) + int(a["n"])):
+        ctx.send(a["peer"], a.get("key", "pp"), ctx.recv(a["peer"], a.get("key", "pp"), timeout=30))
+
+
+def _raw_context() -> Any:
+    """A ZeroMQ context of the raw baseline's own: the runtime's context authenticates CurveZMQ peers with its
+    ZAP handler, which would refuse the baseline's keys."""
+    import zmq
+
+    global _RAW
+    if _RAW is None:
+        _RAW = zmq.Context()
+    return _RAW
+
+
+_RAW: Any = None
+
+
+@function
+def raw_pong(inv: Invocation, ctx: Any) -> None:
+    """Bind a raw pyzmq socket (CurveZMQ when ``curve``), tell ``peer`` where, and echo ``n`` messages."""
+    import zmq
+
+    a = inv.json()
+    sock: Any = _raw_context().socket(zmq.PAIR)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 30_000)  # a lost peer fails the run instead of hanging it
+    if a.get("curve"):
+        pub, sec = zmq.curve_keypair()
+        sock.curve_server, sock.curve_secretkey = True, sec
+    else:
+        pub = b""
+    host = a.get("host", "127.0.0.1")
+    port = sock.bind_to_random_port(f"tcp://{'0.0.0.0' if host != '127.0.0.1' else host}")
+    ctx.send(a["peer"], "raw-addr", f"tcp://{host}:{port} {pub.decode()}")
+    try:
+        for _ in range(int(a.get("warmup", 10)) + int(a["n"])):
+            sock.send(sock.recv())
+    finally:
+        sock.close()
+
+
+@function
+def raw_ping(inv: Invocation, ctx: Any) -> list[float]:
+    import zmq
+
+    a = inv.json()
+    addr, _, key = ctx.recv(a["peer"], "raw-addr", timeout=30).decode().partition(" ")
+    sock: Any = _raw_context().socket(zmq.PAIR)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 30_000)  # a lost peer fails the run instead of hanging it
+    if key:
+        pub, sec = zmq.curve_keypair()
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = key.encode(), pub, sec
+    sock.connect(addr)
+    payload, out = b"x" * int(a["size"]), []
+    try:
+        for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+            t0 = time.perf_counter()
+            sock.send(payload)
+            sock.recv()
+            if i >= int(a.get("warmup", 10)):
+                out.append(time.perf_counter() - t0)
+    finally:
+        sock.close()
+    return out
+
+
+def _redis(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+@function
+def redis_ping(inv: Invocation, ctx: Any) -> list[float]:
+    """Round trips through Redis lists: RPUSH to the peer's list, BLPOP from ours (``poll``: SET + polling GET
+    with a linear back-off of 1, 2, 3... ms, as the paper's benchmark did)."""
+    a = inv.json()
+    r, payload, out = _redis(a["url"]), b"x" * int(a["size"]), []
+    mine, theirs = f"{a['key']}:ping", f"{a['key']}:pong"
+    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+        t0 = time.perf_counter()
+        if a.get("poll"):
+            r.set(f"{theirs}:{i}", payload)
+            _poll_get(r, f"{mine}:{i}")
+        else:
+            r.rpush(theirs, payload)
+            r.blpop([mine], timeout=30)
+        if i >= int(a.get("warmup", 10)):
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+@function
+def redis_pong(inv: Invocation, ctx: Any) -> None:
+    a = inv.json()
+    r = _redis(a["url"])
+    mine, theirs = f"{a['key']}:pong", f"{a['key']}:ping"
+    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+        if a.get("poll"):
+            r.set(f"{theirs}:{i}", _poll_get(r, f"{mine}:{i}"))
+        else:
+            data = r.blpop([mine], timeout=30)
+            r.rpush(theirs, data[1] if data else b"")
+
+
+def _poll_get(r: Any, key: str, limit: float = 30.0) -> bytes:
+    delay, deadline = 0.001, time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = r.get(key)
+        if value is not None:
+            r.delete(key)
+            return bytes(value)
+        time.sleep(delay)
+        delay += 0.001
+    raise TimeoutError(f"no {key} in Redis")

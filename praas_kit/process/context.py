@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from praas_kit.errors import ProcessNotFound, Timeout
+from praas_kit.errors import InvalidState, ProcessNotFound, RecvTimeout, Timeout
 from praas_kit.function import Invocation
 from praas_kit.names import ANY, SELF
 from praas_kit.payload import encode_payload
 from praas_kit.process.mailbox import check_timeout
-from praas_kit.process.posts import Send
 
 if TYPE_CHECKING:
     from praas_kit.process.runtime import ProcessRuntime
@@ -72,16 +71,21 @@ class Context:
         A message to a swapped-out process is kept by the control plane and delivered after swap-in.
         """
         dst = self._resolve(pid)
-        payload = encode_payload(data)
-        if dst == self._rt.proc:
-            self._rt.mailbox.put_own(self._rt.proc, key, payload)
-        else:
-            self._rt.post(Send(dst, str(key), payload))
+        self._rt.send(dst, str(key), encode_payload(data))
 
     def recv(self, pid: str, key: str, timeout: float | None = None) -> bytes:
-        """Consume one message from ``pid``, ``SELF`` or ``ANY`` with ``key``; raises ``RecvTimeout``."""
+        """Consume one message from ``pid``, ``SELF`` or ``ANY`` with ``key``; raises ``RecvTimeout``
+        (and :class:`~praas_kit.errors.InvalidState` if the process stops while waiting)."""
+        wait = check_timeout(timeout, "recv")
         src = self._resolve(pid, allow_any=True) if pid != ANY else ANY
-        return self._rt.mailbox.get(src, str(key), timeout)  # checks and clamps the timeout
+        key = str(key)
+        take = self._rt.mailbox.take
+        got = self._rt.pool.wait_for(lambda: take(src, key), None if wait is None else time.monotonic() + wait)
+        if got is None:
+            if self._rt.pool.stopped:
+                raise InvalidState(f"process {self._rt.proc!r} is stopping")
+            raise RecvTimeout(f"recv from {pid!r} with key {key!r} timed out after {timeout} s")
+        return bytes(got)
 
     def invoke(self, pid: str, function: str, data: Any = b"", timeout: float | None = None) -> bytes:
         """Run ``function`` in ``pid`` or ``SELF`` and return its result bytes.
@@ -97,10 +101,13 @@ class Context:
             return bytes(self._rt.run_inline(Invocation(function, inv_id, payload)))
         t = check_timeout(timeout if timeout is not None else self._rt.invoke_timeout, "invoke")
         fut = self._rt.invoke_peer(dst, function, inv_id, payload)
-        try:
-            return fut.result(timeout=t)
-        except TimeoutError:
-            raise Timeout(f"invoke of {function!r} in {dst!r} timed out after {t} s") from None
+        deadline = None if t is None else time.monotonic() + t
+        if self._rt.pool.wait_for(lambda: True if fut.done() else None, deadline) is None:
+            self._rt.cancel_peer_invocation(inv_id)
+            if self._rt.pool.stopped:
+                raise InvalidState(f"process {self._rt.proc!r} is stopping")
+            raise Timeout(f"invoke of {function!r} in {dst!r} timed out after {t} s")
+        return fut.result()
 
     def processes(self) -> list[dict[str, Any]]:
         """The application's world: ``[{"name", "status", "address"}]`` (this process included)."""

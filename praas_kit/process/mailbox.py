@@ -53,7 +53,8 @@ def check_timeout(timeout: float | None, what: str) -> float | None:
 
 
 class Mailbox:
-    """Thread-safe mailbox with blocking, timed receive."""
+    """Thread-safe mailbox: :meth:`take` (non-blocking; the runtime waits on its sockets) and :meth:`get` (blocking,
+    timed; for use without a runtime)."""
 
     def __init__(self, max_messages: int | None = None, max_bytes: int | None = None) -> None:
         self._cond = threading.Condition()
@@ -97,6 +98,11 @@ class Mailbox:
         if self.put(src, key, data) is Delivery.FULL:
             raise MailboxFull(f"the mailbox of {src!r} is full ({self.count} messages, {self.nbytes} bytes); "
                               "receive some messages first")
+
+    def take(self, src: str, key: str) -> bytes | None:
+        """Remove and return the oldest message for ``(src, key)`` (``src`` may be ``ANY``), or ``None``."""
+        with self._cond:
+            return self._take(src, key)
 
     def _take(self, src: str, key: str) -> bytes | None:
         by_src = self._queues.get(key)

@@ -1,28 +1,26 @@
-"""The process runtime: one ZeroMQ I/O loop, a pool of function workers, state, mailbox and swapper.
+"""The process runtime: sockets, a leader/follower thread pool, state, mailbox and swapper.
 
-Threads and ownership:
-
-* The **I/O thread** owns every socket: the data-plane ROUTER (clients and peers connect
-  here), the DEALER to the control plane, one DEALER per peer it talks to
-  (:class:`~praas_kit.process.peers.Peers`), and an eventfd that wakes it when a worker has posted
-  something. No other thread touches a socket.
-* **Workers** (``workers`` threads) take invocations from the work queue, run them, and post
-  results back to the I/O thread (:meth:`ProcessRuntime.post`, items from :mod:`praas_kit.process.posts`).
-* The **swapper** (:mod:`praas_kit.process.swapper`) drains running invocations in its own thread (the
-  I/O loop keeps serving meanwhile), then the I/O thread writes the snapshot.
+* Every socket (the data-plane ROUTER that clients and peers connect to, the DEALER to the control
+  plane, a DEALER per peer) is used under one I/O lock, by whichever thread needs it
+  (:mod:`praas_kit.process.threads`): the leading thread handles input, a thread that finished an
+  invocation sends its result itself, a function's ``send`` goes straight out. No queue and no thread
+  hand-off lies on the path of an invocation or a message.
+* Invocations run on the pool's threads (``workers`` at once). ``invoke(SELF)`` runs in the calling
+  thread, so nested invocation never deadlocks.
+* The **swapper** (:mod:`praas_kit.process.swapper`) drains running invocations in its own thread, then
+  writes the snapshot under the I/O lock.
 
 The process's secrets (its hello secret, CurveZMQ keys, the swap store's spec) come from the file the
 backend wrote (:attr:`ProcessConfig.secrets_file`), which is then removed; the swap store is opened
-once, at start. With keys, the data plane is a CurveZMQ server and a ZAP handler on the I/O loop admits
-only the application's clients and its peers (:mod:`praas_kit.keys`); a channel message is taken only
-from the peer it names. The data plane answers malformed frames with an ``err`` frame and carries on.
+once, at start. With keys, the data plane is a CurveZMQ server and a ZAP handler (run while draining)
+admits only the application's clients and its peers (:mod:`praas_kit.keys`); a channel message is taken
+only from the peer it names. The data plane answers malformed frames with an ``err`` frame and carries on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -49,22 +47,19 @@ from praas_kit.process.config import ProcessConfig, read_secrets_file
 from praas_kit.process.context import Context
 from praas_kit.process.mailbox import Mailbox
 from praas_kit.process.peers import Peers
-from praas_kit.process.posts import PeerInvoke, Post, Reply, Route, Send, SwapDrained
 from praas_kit.process.snapshot import restore_snapshot
 from praas_kit.process.state import StateStore
 from praas_kit.process.swapper import Phase, Swapper
+from praas_kit.process.threads import IOPool, readable
 from praas_kit.storage.base import SwapStore
 from praas_kit.storage.registry import open_store
 
 log = logging.getLogger("praas_kit.process")
 
-# plain ints: pyzmq's flag enums cost microseconds per operation on the hot path
-_EVENTS, _POLLIN, _NOBLOCK, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK), int(zmq.RCVMORE)
-
-
-def _readable(sock: zmq.Socket[Any]) -> bool:
-    """Whether ``sock`` has a message waiting (``ZMQ_EVENTS`` is an int option)."""
-    return bool(int(sock.getsockopt(_EVENTS)) & _POLLIN)
+_NOBLOCK, _RCVMORE = int(zmq.NOBLOCK), int(zmq.RCVMORE)
+Route = tuple[Any, ...]
+"""Where a result goes: ``("r", ident)`` a data-plane client or peer; ``("c",)`` the control plane."""
+Work = tuple[Route, str, str, bytes]  # (route, invocation id, function, payload)
 
 
 def _rss_bytes() -> int:
@@ -93,7 +88,6 @@ class ProcessRuntime:
         self.invoke_timeout = cfg.invoke_timeout
         self.epoch = os.urandom(4).hex()
         self.world: dict[str, dict[str, Any]] = {}
-        self._world_cond = threading.Condition()
         self.functions = load_code(cfg.code) if cfg.code else dict(REGISTRY)
         secrets = read_secrets_file(cfg.secrets_file) if cfg.secrets_file else {}
         self.secret = str(secrets.get("secret") or "")
@@ -117,28 +111,24 @@ class ProcessRuntime:
         self.busy = 0.0
         self.last_activity = time.time()
         self.inflight = 0
-        self._outq: queue.SimpleQueue[Post] = queue.SimpleQueue()
-        self._wake_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._workq: queue.SimpleQueue[tuple[Route, str, str, bytes] | None] = queue.SimpleQueue()
-        self._stop = False
         self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.address = ""
         self.ctl: zmq.Socket[Any] | None = None
-        self._dispatch: dict[type, Callable[[Any], None]] = {
-            Reply: self._on_reply, Send: self._on_send, PeerInvoke: self._on_peer_invoke,
-            SwapDrained: self._on_swap_drained,
-        }
+        self.zap: zmq.Socket[Any] | None = None
+        self._fd_list: list[int] = []  # replaced (never mutated) when the sockets change
+        self.pool = IOPool(cfg.workers, lambda: self._fd_list, self._drain, self._tick, self._execute)
+        self._next_metrics = 0.0
+
+    @property
+    def io(self) -> threading.Lock:
+        """The I/O lock: every socket, and the state the input handlers touch (peers, world, swapper)."""
+        return self.pool.lock
 
     def stop(self) -> None:
-        """Ask the I/O loop to end (thread-safe; used by signal handlers)."""
-        self._stop = True
+        """End the runtime (thread-safe; used by signal handlers and by stop/swap frames)."""
+        self.pool.stop()
 
-    # ---------------------------------------------------------------- worker side
-    def post(self, item: Post) -> None:
-        """Hand ``item`` to the I/O thread (thread-safe): queue it, then wake the loop through an eventfd."""
-        self._outq.put(item)
-        os.eventfd_write(self._wake_fd, 1)
-
+    # ---------------------------------------------------------------- invocations
     def run_inline(self, inv: Invocation) -> bytes | bytearray | memoryview:
         """Run an invocation in the calling thread; raise :class:`InvocationError` on failure."""
         fn = self.functions.get(inv.function)
@@ -156,39 +146,59 @@ class ProcessRuntime:
             raise InvocationError(f"{inv.function} raised {type(exc).__name__}: {exc}",
                                   traceback=traceback.format_exc()) from None
 
-    def _worker(self) -> None:
-        while True:
-            item = self._workq.get()
-            if item is None:
-                return
-            route, inv_id, fname, payload = item
-            t0 = time.perf_counter()
-            try:
-                ct, out = encode_result(self._call(self.functions[fname], Invocation(fname, inv_id, payload)))
-                hdr = wire.result_header(inv_id, ct)
-            except PraasError as exc:
-                hdr, out = wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b""
-            with self._mlock:
-                self.invocations += 1
-                self.busy += time.perf_counter() - t0
-                self.last_activity = time.time()
-            self.post(Reply(route, hdr, out))
+    def _execute(self, item: Work) -> None:
+        """Run one invocation on this pool thread and send its result."""
+        route, inv_id, fname, payload = item
+        t0 = time.perf_counter()
+        try:
+            ct, out = encode_result(self._call(self.functions[fname], Invocation(fname, inv_id, payload)))
+            hdr = wire.result_header(inv_id, ct)
+        except PraasError as exc:
+            hdr, out = wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b""
+        with self._mlock:
+            self.invocations += 1
+            self.busy += time.perf_counter() - t0
+            self.last_activity = time.time()
+            self.inflight -= 1
+        with self.io:
+            self._reply(route, hdr, out)
+            self.pool.touched(self.router if route[0] == "r" else self.ctl)  # type: ignore[arg-type]
 
     def invoke_peer(self, dst: str, fn: str, inv_id: str, payload: bytes) -> Future[bytes]:
-        """Start an invocation in peer ``dst`` (from a worker); the future resolves to the result bytes."""
+        """Start an invocation in peer ``dst`` (from a function); the future resolves to the result bytes."""
         fut: Future[bytes] = Future()
-        self.post(PeerInvoke(dst, fn, inv_id, payload, fut))
+        with self.io:
+            sock = self.peers.invoke(dst, fn, inv_id, payload, fut)
+            if sock is not None:
+                self.pool.touched(sock)
         return fut
+
+    def cancel_peer_invocation(self, inv_id: str) -> None:
+        with self.io:
+            self.peers.cancel(inv_id)
+
+    def send(self, dst: str, key: str, payload: bytes) -> None:
+        """``context.send``: to this process's own mailbox, or to peer ``dst`` (directly from this thread)."""
+        with self.io:
+            if dst == self.proc:
+                self.mailbox.put_own(self.proc, key, payload)
+                self.pool.waiters.wake_all()
+                return
+            sock = self.peers.send(dst, key, payload)
+            if sock is not None:
+                self.pool.touched(sock)
 
     def activity(self) -> tuple[int, float]:
         """``(invocations in flight, unix time of the last activity)``."""
         with self._mlock:
             return self.inflight, self.last_activity
 
-    # ---------------------------------------------------------------- I/O thread
+    # ---------------------------------------------------------------- sockets
     def _to_control(self, frames: list[Any]) -> None:
+        """Send to the control plane (I/O lock held)."""
         if self.ctl is not None:
             self.ctl.send_multipart(frames, copy=False)
+            self.pool.touched(self.ctl)
 
     def _bind(self) -> None:
         self.router = self.ctx.socket(zmq.ROUTER)
@@ -196,9 +206,8 @@ class ProcessRuntime:
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 0)
         self.router.setsockopt(zmq.SNDHWM, 0)  # replies and acknowledgements are never dropped
         self.router.setsockopt(zmq.MAXMSGSIZE, self.cfg.max_payload + (1 << 20))
-        self.zap: zmq.Socket[Any] | None = None
         if self.keys is not None:
-            self.zap = self.ctx.socket(zmq.REP)  # the ZAP handler, served on this loop
+            self.zap = self.ctx.socket(zmq.REP)  # the ZAP handler, served while draining
             self.zap.setsockopt(zmq.LINGER, 0)
             self.zap.bind(ZAP_ENDPOINT)
             curve_server(self.router, self.keys)
@@ -213,89 +222,108 @@ class ProcessRuntime:
         if self.cfg.control:
             self.ctl = self.ctx.socket(zmq.DEALER)
             self.ctl.setsockopt(zmq.LINGER, 2000)
-            self.ctl.setsockopt(zmq.SNDHWM, 0)  # a message storm queues here instead of blocking the loop
+            self.ctl.setsockopt(zmq.SNDHWM, 0)  # a message storm queues here instead of blocking
             self.ctl.setsockopt(zmq.RCVHWM, 0)
             if self.keys is not None and self.control_key:
                 curve_client(self.ctl, self.control_key, self.keys)
             self.ctl.connect(self.cfg.control)
-        self.poller = zmq.Poller()
-        self.poller.register(self.router, zmq.POLLIN)
-        self.poller.register(self._wake_fd, zmq.POLLIN)
-        if self.ctl is not None:
-            self.poller.register(self.ctl, zmq.POLLIN)
-        if self.zap is not None:
-            self.poller.register(self.zap, zmq.POLLIN)
         to_control = self._to_control if self.ctl is not None else None
-        self.peers = Peers(self.ctx, self.poller, self.proc, self.epoch, lambda: self.world, to_control, self.keys)
+        self.peers = Peers(self.ctx, self.proc, self.epoch, lambda: self.world, to_control, self.keys,
+                           changed=self._sockets_changed)
         self.swapper = Swapper(self.app, self.proc, self.store, self.state, self.mailbox, self.state_dir,
-                               self.cfg.drain_timeout, self.activity, to_control, self.post,
+                               self.cfg.drain_timeout, self.activity, to_control, self._locked,
                                before_snapshot=self.peers.reroute_all, done=self.stop)
+
+    def _locked(self, fn: Callable[[], None]) -> None:
+        with self.io:
+            fn()
+
+    def _sockets_changed(self) -> None:
+        """(I/O lock held) The set of sockets changed: publish the new descriptor list, and make the leader
+        wait on it."""
+        socks = [self.router, self.ctl, self.zap, *self.peers.socks.values()]
+        self._fd_list = [int(s.getsockopt(zmq.FD)) for s in socks if s is not None]
+        self.pool.wake_leader()
 
     def run(self) -> int:
         """Serve until stopped or swapped out; the exit code."""
         self._bind()
-        threads = [threading.Thread(target=self._worker, name=f"worker-{i}", daemon=True)
-                   for i in range(max(1, self.cfg.workers))]
-        for t in threads:
-            t.start()
         if self.ctl is not None:
             extra = {"restored": self.restored[0], "restore_seconds": self.restored[1]} if self.restored else {}
-            self.ctl.send_multipart([wire.header("hello", app=self.app, proc=self.proc, secret=self.secret,
-                                                 addr=self.address, pid=os.getpid(), **extra), b""])
+            with self.io:
+                self.ctl.send_multipart([wire.header("hello", app=self.app, proc=self.proc, secret=self.secret,
+                                                     addr=self.address, pid=os.getpid(), **extra), b""])
+        with self.io:
+            self._sockets_changed()
         log.info("process %s/%s serving at %s", self.app, self.proc, self.address)
-        next_metrics = time.monotonic() + self.cfg.metrics_interval
+        self._next_metrics = time.monotonic() + self.cfg.metrics_interval
+        self.pool.start_threads()
         try:
-            while not self._stop:
-                timeout = max(0.0, next_metrics - time.monotonic())
-                events = dict(self.poller.poll(int(timeout * 1000) + 1))
-                if self.zap is not None and self.zap in events:
-                    self.zap.send_multipart(zap_reply(self.zap.recv_multipart(), self._users))
-                if self.router in events:
-                    for _ in range(64):  # bounded, so that results and the control plane are served too
-                        if not _readable(self.router):
-                            break
-                        self._on_router(self.router.recv_multipart(_NOBLOCK, copy=False))
-                if self._wake_fd in events:
-                    self._drain_wake()
-                if self.ctl is not None and self.ctl in events:
-                    while _readable(self.ctl):
-                        self._on_ctl(self.ctl.recv_multipart(_NOBLOCK, copy=False))
-                for name, sock in list(self.peers.socks.items()):
-                    if sock in events:
-                        self.peers.on_frames(name, sock)
-                if time.monotonic() >= next_metrics:
-                    next_metrics = time.monotonic() + self.cfg.metrics_interval
-                    self._tick()
+            self.pool.run_thread()  # this thread is one of the pool's until the pool stops
         finally:
-            for _ in threads:
-                self._workq.put(None)
             self._close()
         return 0
 
     def _close(self) -> None:
-        self.peers.close()
-        self.router.close()
-        if self.zap is not None:
-            self.zap.close()
-        if self.ctl is not None:
-            self.ctl.close()
-        os.close(self._wake_fd)
+        with self.io:
+            self.peers.close()
+            self.router.close()
+            if self.zap is not None:
+                self.zap.close()
+            if self.ctl is not None:
+                self.ctl.close()
         if self.store is not None:
             self.store.close()
         # flush what is queued (a swap confirmation, last replies) before the process exits
         self.ctx.destroy(linger=2000)
 
-    def _tick(self) -> None:
-        if self.cfg.parent_pid and os.getppid() != self.cfg.parent_pid:
-            log.warning("control plane (pid %s) is gone; exiting", self.cfg.parent_pid)
-            self._stop = True
-            return
-        if self.ctl is not None:
-            with self._mlock:
-                hdr = wire.header("metrics", inv=self.invocations, busy=self.busy, last=self.last_activity,
-                                  inflight=self.inflight, rss=_rss_bytes(), mbox=self.mailbox.count,
-                                  mbytes=self.mailbox.nbytes)
-            self.ctl.send_multipart([hdr, b""])
+    # ---------------------------------------------------------------- input (I/O lock held)
+    def _drain(self) -> bool:
+        """Handle everything readable on every socket; whether anything was delivered. Stops early (and sets
+        the pool's ``backlog``) after many rounds, so that timers run under a flood."""
+        got = False
+        self.pool.backlog = True
+        for _ in range(64):
+            busy = False
+            if self.zap is not None and readable(self.zap):
+                self.zap.send_multipart(zap_reply(self.zap.recv_multipart(), self._users))
+                busy = True
+            for _ in range(256):  # bounded, so that the control plane and peers are served too
+                if not readable(self.router):
+                    break
+                self._on_router(self.router.recv_multipart(_NOBLOCK, copy=False))
+                busy = True
+            while self.ctl is not None and readable(self.ctl):
+                self._on_ctl(self.ctl.recv_multipart(_NOBLOCK, copy=False))
+                busy = True
+            for name, sock in list(self.peers.socks.items()):
+                while name in self.peers.socks and readable(sock):
+                    self.peers.on_frames(name, sock.recv_multipart(_NOBLOCK, copy=False))
+                    busy = True
+            got = got or busy
+            if not busy and not self.peers.flush_acks(self.router, due_only=True):
+                self.pool.backlog = False  # every socket was checked after the last operation on it
+                break
+        return got
+
+    def _tick(self) -> float:
+        """Timers (I/O lock held): metrics, the control plane's liveness; the seconds until the next."""
+        now = time.monotonic()
+        if now >= self._next_metrics:
+            self._next_metrics = now + self.cfg.metrics_interval
+            if self.cfg.parent_pid and os.getppid() != self.cfg.parent_pid:
+                log.warning("control plane (pid %s) is gone; exiting", self.cfg.parent_pid)
+                self.stop()
+            elif self.ctl is not None:
+                with self._mlock:
+                    hdr = wire.header("metrics", inv=self.invocations, busy=self.busy, last=self.last_activity,
+                                      inflight=self.inflight, rss=_rss_bytes(), mbox=self.mailbox.count,
+                                      mbytes=self.mailbox.nbytes)
+                self.ctl.send_multipart([hdr, b""])
+                self.pool.touched(self.ctl)
+        if self.peers.flush_acks(self.router, due_only=True):
+            self.pool.touched(self.router)
+        return max(0.0, min(self._next_metrics - now, self.peers.ack_due_in()))
 
     def _reply(self, route: Route, hdr: bytes, payload: Any) -> None:
         copy = len(payload) < ZERO_COPY_MIN
@@ -307,8 +335,7 @@ class ProcessRuntime:
     def _error(self, route: Route, inv_id: str, exc: PraasError) -> None:
         self._reply(route, wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b"")
 
-    def _admit(self, route: Route, hdr: dict[str, Any], payload: Any) -> None:
-        inv_id, fname = hdr["id"], hdr["fn"]
+    def _admit(self, route: Route, inv_id: str, fname: str, payload: Any) -> None:
         if self.swapper.phase is not Phase.RUN:
             return self._error(route, inv_id, InvalidState(f"process {self.proc!r} is swapping out"))
         if len(payload) > self.cfg.max_payload:
@@ -319,10 +346,21 @@ class ProcessRuntime:
                 f"no function {fname!r} in application {self.app!r}"))
         with self._mlock:
             self.inflight += 1
-        self._workq.put((route, inv_id, fname, payload.bytes if hasattr(payload, "bytes") else payload))
+        self.pool.submit((route, inv_id, fname, payload.bytes if hasattr(payload, "bytes") else payload))
 
     def _on_router(self, frames: list[Any]) -> None:
         ident = frames[0].bytes
+        if len(frames) == 3:
+            raw = frames[1].bytes
+            try:  # the binary hot path first: an invocation, or a peer's message
+                if raw[:1] == b"\x01":
+                    inv_id, fn = wire.parse_inv(raw)
+                    return self._admit(("r", ident), inv_id, fn, frames[2])
+                if raw[:1] == b"\x03":
+                    return self._on_peer_msg(ident, frames[1], *wire.parse_msg(raw), frames[2])
+            except ProtocolError as exc:
+                self.router.send_multipart([ident, wire.header("err", err=exc.to_dict()), b""])
+                return
         try:
             hdr, payload = wire.decode(frames[1:])
         except ProtocolError as exc:
@@ -330,58 +368,37 @@ class ProcessRuntime:
             return
         t = hdr["t"]
         if t == "inv":
-            self._admit(("r", ident), hdr, payload)
+            self._admit(("r", ident), hdr["id"], hdr["fn"], payload)
         elif t == "msg":
-            if self.keys is not None and frames[1].get("User-Id") != PEER_PREFIX + hdr["src"]:
-                err = ProtocolError(f"a message claiming to come from {hdr['src']!r} came from someone else")
-                self.router.send_multipart([ident, wire.header("err", err=err.to_dict()), b""])
-                return
-            self._on_msg(hdr, payload, lambda h: self.router.send_multipart([ident, h, b""]))
+            self._on_peer_msg(ident, frames[1], hdr["src"], hdr["ep"], hdr["key"], hdr["seq"], payload)
         elif t == "ping":
             self.router.send_multipart([ident, wire.header("pong", id=hdr["id"]), b""])
         else:
             err = ProtocolError(f"frame type {t!r} is not accepted on the data plane")
             self.router.send_multipart([ident, wire.header("err", err=err.to_dict()), b""])
 
-    def _on_msg(self, hdr: dict[str, Any], payload: Any, reply: Callable[[bytes], None]) -> None:
-        """A channel message: take it, or refuse it so that its sender (or the control plane) keeps it and
-        offers it again later, in order (see :mod:`praas_kit.process.mailbox`)."""
+    def _on_peer_msg(self, ident: bytes, header_frame: Any, src: str, ep: str, key: str, seq: int,
+                     payload: Any) -> None:
+        if self.keys is not None and header_frame.get("User-Id") != PEER_PREFIX + src:
+            err = ProtocolError(f"a message claiming to come from {src!r} came from someone else")
+            self.router.send_multipart([ident, wire.header("err", err=err.to_dict()), b""])
+            return
+        refused = self._take_msg(src, ep, key, seq, payload)
+        if refused is None:
+            self.peers.owe(src, ident, seq)
+        else:  # what was taken before is acknowledged first, then this one bounces
+            self.peers.flush_acks(self.router, src)
+            self.router.send_multipart([ident, wire.header("ack", dst=self.proc, seq=seq, ok=False, src=src, ep=ep,
+                                                           why=refused), b""])
+
+    def _take_msg(self, src: str, ep: str, key: str, seq: int, payload: Any) -> str | None:
+        """Put a message into the mailbox; ``None`` if it is taken, else why it is refused (see the mailbox)."""
         if self.swapper.phase is Phase.SNAPSHOT:  # too late to be part of the snapshot
-            why = "swapping"
-        else:
-            got = self.mailbox.put(hdr["src"], hdr["key"], payload.bytes if hasattr(payload, "bytes") else payload,
-                                   seq=hdr["seq"], ep=hdr["ep"])
-            if got.taken:
-                reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=True, src=hdr["src"], ep=hdr["ep"]))
-                return
-            why = got.value
-        reply(wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=False, src=hdr["src"], ep=hdr["ep"], why=why))
+            return "swapping"
+        got = self.mailbox.put(src, key, payload.bytes if hasattr(payload, "bytes") else payload, seq=seq, ep=ep)
+        return None if got.taken else got.value
 
-    def _drain_wake(self) -> None:
-        try:
-            os.eventfd_read(self._wake_fd)
-        except BlockingIOError:
-            pass
-        outq, dispatch = self._outq, self._dispatch
-        while not outq.empty():
-            item = outq.get_nowait()
-            dispatch[type(item)](item)
-
-    def _on_reply(self, item: Reply) -> None:
-        with self._mlock:
-            self.inflight -= 1
-        self._reply(item.route, item.header, item.payload)
-
-    def _on_send(self, item: Send) -> None:
-        self.peers.send(item.dst, item.key, item.data)
-
-    def _on_peer_invoke(self, item: PeerInvoke) -> None:
-        self.peers.invoke(item.dst, item.fn, item.inv_id, item.payload, item.future)
-
-    def _on_swap_drained(self, item: SwapDrained) -> None:
-        self.swapper.drained(item)
-
-    # ---------------------------------------------------------------- control plane
+    # ---------------------------------------------------------------- the control plane (I/O lock held)
     def _on_ctl(self, frames: list[Any]) -> None:
         try:
             hdr, payload = wire.decode(frames)
@@ -390,11 +407,13 @@ class ProcessRuntime:
             return
         t = hdr["t"]
         if t == "inv":
-            self._admit(("c",), hdr, payload)
-        elif t == "msg":
-            self._on_msg(hdr, payload, lambda h: self._to_control([h, b""]))
+            self._admit(("c",), hdr["id"], hdr["fn"], payload)
+        elif t == "msg":  # a message the control plane held
+            refused = self._take_msg(hdr["src"], hdr["ep"], hdr["key"], hdr["seq"], payload)
+            self._to_control([wire.header("ack", dst=self.proc, seq=hdr["seq"], ok=refused is None, src=hdr["src"],
+                                          ep=hdr["ep"], **({"why": refused} if refused else {})), b""])
         elif t == "res":  # result of a "cinv"
-            self.peers.complete(hdr, payload)
+            self.peers.complete(hdr["id"], hdr["ok"], payload, hdr.get("err"))
         elif t == "ack":  # the control plane holds (held=true) or delivered a forwarded message
             self.peers.forwarded(hdr["dst"], hdr["seq"], delivered=not hdr.get("held"))
         elif t == "world":
@@ -403,19 +422,17 @@ class ProcessRuntime:
             self.swapper.start(hdr)
         elif t == "stop":
             self._to_control([wire.header("swapped", rid=hdr["rid"], ok=True, stopped=True), b""])
-            self._stop = True
+            self.stop()
         elif t == "ping":
             self._to_control([wire.header("pong", id=hdr["id"]), b""])
 
     def wait_for_peer(self, name: str, timeout: float) -> bool:
         """Wait until ``name`` is in the world (a world update may be on its way); whether it is."""
-        with self._world_cond:
-            return self._world_cond.wait_for(lambda: name in self.world, timeout)
+        deadline = time.monotonic() + timeout
+        return self.pool.wait_for(lambda: True if name in self.world else None, deadline) is not None
 
     def _on_world(self, procs: dict[str, Any]) -> None:
-        with self._world_cond:
-            self.world = {str(k): dict(v) for k, v in procs.items() if isinstance(v, dict)}
-            self._world_cond.notify_all()
+        self.world = {str(k): dict(v) for k, v in procs.items() if isinstance(v, dict)}
         users = {self.client_key: CLIENT_USER} if self.client_key else {}
         users.update({info["key"]: PEER_PREFIX + name for name, info in self.world.items()
                       if isinstance(info.get("key"), str) and name != self.proc})

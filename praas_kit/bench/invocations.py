@@ -1,0 +1,195 @@
+"""Invocation latency (``praas bench invocations``, paper §6.1): an echo of 10 B ... 5 MiB, round trip.
+
+Variants, measured in alternating blocks so that machine noise hits them alike:
+
+* ``raw``: a raw pyzmq round trip of the same two frames to an echo server reached like the process (same
+  host or same network, the same security: CurveZMQ when the data plane uses it); the transport's limit;
+* ``direct``: client -> process over the data plane (the SDK's ``Process.invoke``);
+* ``control-plane``: through the control plane, sticky (``app.invoke(..., process=)``);
+* ``faas``: through the control plane to any idle pooled process (FaaS style);
+* ``local``: a function invoking ``SELF`` (timed inside the process).
+
+Also the no-op throughput of one process from 8 client processes and, with ``contention``, the same
+direct/raw blocks again while a CPU-bound process runs beside the benchmark. Rows go to
+``<out>/invocations.csv`` + ``.meta.json`` with ``auth`` and ``contention`` in each row's ``extra``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from praas_kit.bench.common import BenchRun, Figure, Row, save, time_calls
+from praas_kit.bench.core import BENCH_APP, RawEcho, throughput
+
+SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
+
+
+def _reps(size: int, quick: bool) -> int:
+    if quick:
+        return 200 if size <= 1024 else 60 if size <= 100 * 1024 else 20
+    return 2000 if size <= 1024 else 500 if size <= 100 * 1024 else 100
+
+
+def _hog(stop: Any) -> None:  # pragma: no cover - runs in a child process
+    x = 0
+    while not stop.is_set():
+        for _ in range(100_000):
+            x += 1
+
+
+class Contention:
+    """A CPU-bound process beside the benchmark, for as long as the ``with`` block lasts."""
+
+    def __enter__(self) -> Contention:
+        ctx = mp.get_context("spawn")
+        self.stop = ctx.Event()
+        self.proc = ctx.Process(target=_hog, args=(self.stop,), daemon=True)
+        self.proc.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def deployment(backend: str, auth: str, stack: ExitStack) -> Any:
+    """A control plane on ``backend`` (``local`` or ``docker``), closed with ``stack``."""
+    import praas_kit
+
+    if backend == "docker":
+        return stack.enter_context(praas_kit.docker_deployment(swap="dir", dataplane_auth=auth))
+    return stack.enter_context(praas_kit.local(function_workers=2, dataplane_auth=auth))
+
+
+def raw_echo(backend: str, cp: Any, curve: bool, stack: ExitStack) -> Any:
+    """The raw echo server reached the way a process is (a host subprocess, or a container on its network)."""
+    if backend == "docker":
+        from praas_kit import docker_engine
+        from praas_kit.bench.docker import RawEchoContainer
+
+        client = docker_engine.connect()
+        stack.callback(client.close)
+        raw: Any = RawEchoContainer(client, cp.network, curve=curve)
+    else:
+        raw = RawEcho(curve=curve)
+    stack.callback(raw.close)
+    return raw
+
+
+def _rows(auth: str, contention: bool, backend: str) -> dict[str, Any]:
+    return {"auth": auth, "contention": contention, "backend": backend}
+
+
+def latency_rows(p: Any, app: Any, raw: Any, sizes: list[int], quick: bool, extra: dict[str, Any],
+                 variants: tuple[str, ...], rounds: int) -> list[Row]:
+    rows: list[Row] = []
+    for size in tqdm(sizes, desc=f"invocations ({extra['auth']}{', contention' if extra['contention'] else ''})",
+                     unit="size", leave=False):
+        payload = b"x" * size
+        n = max(1, _reps(size, quick) // rounds)
+        calls = {
+            "raw": lambda: raw.call(payload),  # noqa: B023
+            "direct": lambda: p.invoke("echo", payload),  # noqa: B023
+            "control-plane": lambda: app.invoke("echo", payload, process=p.name),  # noqa: B023
+            "faas": lambda: app.invoke("echo", payload),  # noqa: B023
+        }
+        got = {v: Row("invoke", v, size, "s", extra=dict(extra)) for v in variants if v in calls}
+        for _ in range(rounds):
+            for v, row in got.items():
+                row.values += time_calls(calls[v], n if v in ("raw", "direct") else max(1, n // 4), warmup=3)
+        if "local" in variants:
+            got["local"] = Row("invoke", "local", size, "s",
+                               p.invoke("self_echo", {"size": size, "n": n}).json(), dict(extra))
+        rows += got.values()
+    return rows
+
+
+def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "local",
+                              dataplane_auth: str | tuple[str, ...] = ("curve", "none"),
+                              sizes: list[int] | None = None, contention: bool = True,
+                              variants: tuple[str, ...] = ("raw", "direct", "control-plane", "faas", "local"),
+                              clients: int = 8) -> BenchRun:
+    """Run the invocation benchmark for each data-plane security setting; save ``invocations.csv`` + meta."""
+    auths = (dataplane_auth,) if isinstance(dataplane_auth, str) else tuple(dataplane_auth)
+    sizes = sizes or SIZES
+    rounds = 3 if quick else 5
+    params = {"quick": quick, "backend": backend, "auths": list(auths), "sizes": sizes, "rounds": rounds,
+              "variants": list(variants), "contention": contention, "throughput_clients": clients,
+              "reps": {s: _reps(s, quick) for s in sizes}}
+    rows: list[Row] = []
+    for auth in auths:
+        with ExitStack() as stack:
+            cp = deployment(backend, auth, stack)
+            app = cp.create_application("bench", code=BENCH_APP)
+            p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
+            raw = raw_echo(backend, cp, auth == "curve", stack)
+            extra = _rows(auth, False, backend)
+            rows += latency_rows(p, app, raw, sizes, quick, extra, variants, rounds)
+            tp = Row("throughput", "noop", clients, "1/s", extra=dict(extra))
+            for _ in range(2 if quick else 3):
+                tp.values.append(throughput(p.refresh().address or "", clients, 2.0 if quick else 5.0,
+                                            p.info.public_key, cp.credentials("bench")))
+            rows.append(tp)
+            if contention:
+                with Contention():
+                    rows += latency_rows(p, app, raw, [s for s in sizes if s in (10, 1 << 20)], quick,
+                                         _rows(auth, True, backend), ("raw", "direct"), rounds)
+    csv_path, meta_path = save(rows, out, "invocations", params)
+    return BenchRun(rows, csv_path, meta_path)
+
+
+def _median(rows: list[Row], variant: str, size: int, auth: str, contention: bool = False) -> float | None:
+    for r in rows:
+        if (r.experiment, r.variant, r.size) == ("invoke", variant, size) and r.extra.get("auth") == auth \
+                and bool(r.extra.get("contention")) == contention and r.values:
+            return r.median
+    return None
+
+
+def summarise(rows: list[Row]) -> list[Figure]:
+    """The hot path's figures with their targets, for each security setting measured."""
+    out = []
+    for auth in sorted({str(r.extra.get("auth")) for r in rows}):
+        for size, target in ((10, 1.5), (1 << 20, 1.3)):
+            d, raw = _median(rows, "direct", size, auth), _median(rows, "raw", size, auth)
+            if d and raw:
+                out.append(Figure(f"direct / raw, {_size(size)} ({auth})",
+                                  f"{d * 1e6:.0f} us / {raw * 1e6:.0f} us = {d / raw:.2f}x", f"<= {target}x",
+                                  d / raw <= target, "echo round trip, client -> process vs raw pyzmq, same security"))
+        d, cpv = _median(rows, "direct", 10, auth), _median(rows, "control-plane", 10, auth)
+        if d and cpv:
+            out.append(Figure(f"control plane / direct, 10 B ({auth})", f"{cpv * 1e3:.2f} ms / {d * 1e3:.3f} ms "
+                              f"= {cpv / d:.1f}x", "<= 5x", cpv / d <= 5, "REST invoke (sticky) vs direct"))
+        for r in rows:
+            if r.experiment == "throughput" and r.extra.get("auth") == auth:
+                out.append(Figure(f"throughput, {r.size} clients ({auth})", f"{r.median:,.0f} /s", ">= 12,000 /s",
+                                  r.median >= 12000, "no-op invocations/s, one process, client processes"))
+        for size in (10, 1 << 20):
+            qd, qr = _median(rows, "direct", size, auth), _median(rows, "raw", size, auth)
+            bd, br = _median(rows, "direct", size, auth, True), _median(rows, "raw", size, auth, True)
+            if qd and qr and bd and br:
+                q, b = qd / qr, bd / br
+                out.append(Figure(f"contention, {_size(size)} ({auth})", f"ratio {b:.2f}x busy vs {q:.2f}x quiet",
+                                  "within 1.3x of quiet", b <= 1.3 * q, "direct/raw with a CPU hog beside"))
+    for size in (10, 1 << 20):
+        with_, without = _median(rows, "direct", size, "curve"), _median(rows, "direct", size, "none")
+        if with_ and without:
+            out.append(Figure(f"CurveZMQ cost, direct {_size(size)}", f"{with_ * 1e6:.0f} us vs {without * 1e6:.0f} "
+                              f"us = {with_ / without:.2f}x", "", None, "authenticated vs not"))
+    return out
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
+
+
+__all__ = ["run_invocation_benchmarks", "summarise", "SIZES", "Contention", "deployment"]

@@ -1,0 +1,129 @@
+"""Where a direct invocation's time goes (``praas bench profile``): CPU and wake-ups per call.
+
+For a 10 B echo, in alternating rounds, the raw pyzmq echo server and a process of the local backend are
+called ``n`` times each from this thread; around each round the benchmark reads, from ``/proc`` (Linux):
+
+* ``wall``: microseconds per call (the round trip the client sees);
+* ``server_cpu``: CPU microseconds per call used by the server (all its threads, user + system);
+* ``client_cpu``: CPU microseconds per call used by this client process (all threads, libzmq's too);
+* ``server_switches``: context switches per call in the server (voluntary + involuntary, all threads): each is
+  a thread going to sleep or being woken, the hand-offs a call costs.
+
+The difference between ``direct`` and ``raw`` in each is what the runtime adds to the transport. Rows:
+``<out>/profile.csv`` + ``.meta.json`` (experiment = the metric, variant = raw | direct).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from praas_kit.bench.common import BenchRun, Figure, Row, save
+from praas_kit.bench.core import BENCH_APP, RawEcho
+from praas_kit.errors import InvalidArgument
+
+METRICS = ("wall", "server_cpu", "client_cpu", "server_switches")
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime (fields 14 and 15 of stat)
+
+
+def _switches(pid: int) -> int:
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.endswith("ctxt_switches") or "ctxt_switches:" in line:
+                    total += int(line.split(":")[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+    return total
+
+
+def _client_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def runtime_pid() -> int:
+    """The pid of the one process runtime this Python process started (local backend)."""
+    me = os.getpid()
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == me and b"praas_kit.process" in (d / "cmdline").read_bytes():
+                found.append(int(d.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    if len(found) != 1:
+        raise InvalidArgument(f"expected one process runtime started by this process, found {len(found)}")
+    return found[0]
+
+
+def measure(call: Callable[[], Any], pid: int, n: int) -> dict[str, float]:
+    """Call ``call`` ``n`` times; the per-call metrics (see the module docstring)."""
+    s0, c0, x0, t0 = _cpu_seconds(pid), _client_cpu(), _switches(pid), time.perf_counter()
+    for _ in range(n):
+        call()
+    t1, s1, c1, x1 = time.perf_counter(), _cpu_seconds(pid), _client_cpu(), _switches(pid)
+    return {"wall": (t1 - t0) / n * 1e6, "server_cpu": (s1 - s0) / n * 1e6, "client_cpu": (c1 - c0) / n * 1e6,
+            "server_switches": (x1 - x0) / n}
+
+
+def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", size: int = 10) -> BenchRun:
+    """Profile the 10 B echo (direct vs raw) on the local backend; save ``profile.csv`` + metadata."""
+    import praas_kit
+
+    n, rounds = (2000, 3) if quick else (5000, 5)
+    rows = {(m, v): Row(m, v, size, "us" if m != "server_switches" else "1/call", extra={"auth": dataplane_auth})
+            for m in METRICS for v in ("raw", "direct")}
+    payload = b"x" * size
+    with ExitStack() as stack:
+        cp = stack.enter_context(praas_kit.local(function_workers=2, dataplane_auth=dataplane_auth))
+        app = cp.create_application("profile", code=BENCH_APP)
+        p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
+        raw = RawEcho(curve=dataplane_auth == "curve")
+        stack.callback(raw.close)
+        pids = {"direct": runtime_pid(), "raw": raw.proc.pid}
+        calls: dict[str, Callable[[], Any]] = {"raw": lambda: raw.call(payload),
+                                               "direct": lambda: p.invoke("echo", payload)}
+        for v in calls:  # warm-up
+            measure(calls[v], pids[v], 200)
+        for _ in tqdm(range(rounds), desc="profile", unit="round", leave=False):
+            for v, call in calls.items():
+                for m, value in measure(call, pids[v], n).items():
+                    rows[(m, v)].values.append(value)
+    params = {"quick": quick, "auth": dataplane_auth, "size": size, "calls_per_round": n, "rounds": rounds,
+              "clock_ticks_per_s": _TICK}
+    csv_path, meta_path = save(list(rows.values()), out, "profile", params)
+    return BenchRun(list(rows.values()), csv_path, meta_path)
+
+
+def summarise(rows: list[Row]) -> list[Figure]:
+    """Each metric for raw and direct, and what the runtime adds."""
+    by = {(r.experiment, r.variant): r.median for r in rows}
+    out = []
+    for m in METRICS:
+        raw, direct = by.get((m, "raw")), by.get((m, "direct"))
+        if raw is None or direct is None:
+            continue
+        unit = "per call" if m == "server_switches" else "us per call"
+        out.append(Figure(m, f"raw {raw:.1f}, direct {direct:.1f} {unit} (+{direct - raw:.1f})", "", None,
+                          "median over rounds; the difference is the runtime's share"))
+    return out
+
+
+__all__ = ["run_profile", "summarise", "measure", "runtime_pid", "METRICS"]
