@@ -77,6 +77,11 @@ class HandoverTimer:
         self._settime(self.fd, 0, self._on_ref, None)
 
 
+def _ms(timeout: float | None) -> int:
+    """``timeout`` seconds as poll()'s milliseconds, rounded up (-1: forever)."""
+    return -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+
+
 def readable(sock: zmq.Socket[Any]) -> bool:
     """Whether ``sock`` has a message waiting (reading ``ZMQ_EVENTS`` also re-arms its descriptor)."""
     return bool(int(sock.getsockopt(_EVENTS)) & _POLLIN)
@@ -215,7 +220,7 @@ class IOPool:
                     self._leader = me  # the timer may still be armed: the deputy then finds the lead taken
                     role = "lead"
                 elif self._deputy is None:
-                    self._deputy = me
+                    self._deputy, self._deputy_fd = me, self.waiters.own_fd()
                     role = "deputy"
                 else:
                     self._idle += 1
@@ -266,31 +271,33 @@ class IOPool:
 
     def _stand_by(self) -> None:
         """As the deputy: sleep until the hand-over timer fires or someone wakes this thread."""
-        own = self.waiters.own_fd()
-        self._deputy_fd = own
-        poller = getattr(self._tls, "deputy_poller", None)
-        if poller is None:
-            poller = self._tls.deputy_poller = select.poll()
-            poller.register(own, select.POLLIN)
-            if self._timer is not None:
-                poller.register(self._timer.fd, select.POLLIN)
-        poller.poll()
-        for fd in (own, self._timer.fd if self._timer is not None else None):
-            if fd is not None:
-                try:
-                    os.read(fd, 8)
-                except BlockingIOError:
-                    pass
+        timer = () if self._timer is None else (self._timer.fd,)
+        self._sleep("deputy_poller", (self.waiters.own_fd(), *timer), None)
         with self._cv:
             self._deputy = None
             self._deputy_fd = None
+
+    def _sleep(self, name: str, fds: tuple[int, ...], timeout: float | None) -> None:
+        """Sleep until one of ``fds`` (eventfds, the timerfd) is readable or ``timeout`` passes, and consume what
+        fired. The poller is made once per thread under ``name``."""
+        poller = getattr(self._tls, name, None)
+        if poller is None:
+            poller = select.poll()
+            for fd in fds:
+                poller.register(fd, select.POLLIN)
+            setattr(self._tls, name, poller)
+        for fd, _ in poller.poll(_ms(timeout)):
+            try:
+                os.read(fd, 8)
+            except BlockingIOError:
+                pass
 
     # ---------------------------------------------------------------- waiting on the sockets
     def wait(self, timeout: float | None) -> None:
         """Wait (no lock held) until a socket may have input or this thread's eventfd is written, at most
         ``timeout`` seconds; then drain under the I/O lock."""
         poller, own = self._poller()
-        ms = 0 if self.backlog else (-1 if timeout is None else max(0, int(timeout * 1000 + 0.999)))
+        ms = 0 if self.backlog else _ms(timeout)
         for ready_fd, _ in poller.poll(ms):
             if ready_fd == own:
                 try:
@@ -371,15 +378,7 @@ class IOPool:
 
     def _wait_own(self, own: int, timeout: float | None) -> None:
         """Sleep until this thread's eventfd is written (a delivery, a stop) or ``timeout`` passes."""
-        poller = getattr(self._tls, "own_poller", None)
-        if poller is None:
-            poller = self._tls.own_poller = select.poll()
-            poller.register(own, select.POLLIN)
-        if poller.poll(-1 if timeout is None else max(0, int(timeout * 1000 + 0.999))):
-            try:
-                os.eventfd_read(own)
-            except BlockingIOError:
-                pass
+        self._sleep("own_poller", (own,), timeout)
 
     def touched(self, sock: zmq.Socket[Any]) -> None:
         """After an operation on ``sock`` (lock held): drain now if input is pending, since the operation may
