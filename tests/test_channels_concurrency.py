@@ -123,3 +123,28 @@ def test_a_long_function_does_not_hold_up_short_calls(app):
     assert time.monotonic() - t0 < 2.0, "short calls waited for the long one"
     assert long_call.is_alive()
     long_call.join(30)
+
+
+def test_a_function_waiting_in_recv_keeps_the_timers_running(app):
+    """A function blocked in ``recv`` leads the pool (it waits on the sockets itself); the lead's timers
+    must still run: the process keeps reporting its metrics (here: one invocation in flight)."""
+    p = app.create_process("waiter")
+    t = threading.Thread(target=lambda: _quietly(lambda: p.invoke("recv", {"key": "k", "n": 1,
+                                                                           "timeout": 8}, timeout=30)), daemon=True)
+    t.start()
+    deadline, inflight = time.monotonic() + 6, None
+    while time.monotonic() < deadline:
+        metrics = app.process("waiter").info.metrics
+        inflight = metrics.inflight if metrics is not None else None
+        if inflight == 1:
+            break
+        time.sleep(0.2)
+    assert inflight == 1, "no metrics from a process whose only function waits in recv"
+    t.join(30)
+
+
+def _quietly(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except RecvTimeout:
+        pass

@@ -363,8 +363,10 @@ class IOPool:
                     leading = self._leader == me
                 if ask is not None:
                     os.eventfd_write(ask, 1)
-                if leading:
-                    self.wait(timeout)
+                if leading:  # the lead's duties include the timers (metrics, acknowledgements)
+                    with self.lock:
+                        due = self._tick()
+                    self.wait(due if timeout is None else min(timeout, due))
                 else:
                     self._wait_own(own, timeout)
         finally:
