@@ -72,7 +72,11 @@ def test_mailbox_is_bounded_and_the_receiver_lives(tmp_path):
         app = cp.create_application("mem", code=SPAM)
         a, b = app.create_process("a", memory_mb=2048), app.create_process("b", memory_mb=256)
         a.invoke("spam", {"to": "b", "n": 10, "size": 40 << 20}, timeout=120)
-        time.sleep(3)
+        # the refused messages travel to the control plane, which stores each (40 MiB) in SQLite: wait for them
+        deadline = time.monotonic() + 60
+        while len(cp.controller.registry.held_messages("mem", "b")) < 8 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(1)
         info = app.process("b").info
         assert info.status == "ALLOCATED" and info.metrics is not None
         assert info.metrics.rss_bytes < 256 << 20, info.metrics
