@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the system packages praas-kit needs on Debian 12 (bookworm): the Docker engine and
 # Compose, redis-server, OpenStack Swift (for the real S3 server) with memcached, mmdebstrap (for
-# the offline base image) and python3-venv.
+# the offline base image), python3-venv, and TeX Live with latexmk and pdftotext (the LaTeX
+# microservice on the local backend and its tests).
 #
 # Idempotent and non-interactive; run as root. Packages already installed are skipped, and
 # `apt-get update` runs at most once (only when something is missing).
@@ -11,6 +12,8 @@ PACKAGES=(
   docker.io docker-compose redis-server
   swift swift-proxy swift-account swift-container swift-object memcached
   mmdebstrap python3-venv
+  latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-publishers
+  texlive-fonts-recommended cm-super poppler-utils
 )
 
 log() { printf '[install-system] %s\n' "$*"; }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -89,6 +90,7 @@ class ProcessEndpoint:
     @staticmethod
     def _on_metrics(session: Session, hdr: dict[str, Any], payload: Any) -> None:
         session.metrics = hdr
+        session.metrics_at = time.time()
 
     @staticmethod
     def _on_reply(session: Session, hdr: dict[str, Any], payload: Any) -> None:

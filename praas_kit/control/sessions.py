@@ -27,6 +27,7 @@ class Session:
     connected: Future[str] = field(default_factory=Future)  # resolves to the data-plane address on hello
     pending: dict[str, Future[Any]] = field(default_factory=dict)  # request/invocation id -> future
     metrics: dict[str, Any] = field(default_factory=dict)  # the last metrics frame
+    metrics_at: float = 0.0  # when it arrived (Unix time)
     cp_inflight: int = 0  # invocations through the control plane now running in it
     cp_last: float = field(default_factory=time.time)  # last invocation through the control plane
     swap_confirmed: bool = False  # it reported a committed snapshot: its exit is expected
@@ -42,8 +43,13 @@ class Session:
         return max(float(self.metrics.get("last", 0.0)), self.cp_last)
 
     def busy(self) -> bool:
-        """Whether an invocation runs in it now."""
-        return bool(self.metrics.get("inflight", 0) or self.cp_inflight)
+        """Whether an invocation runs in it now: one through the control plane, or one the last metrics
+        frame reported, if that frame is newer than the control plane's own last call (an older frame may
+        count a call through the control plane that has finished since: a pooled process that just answered
+        is idle, not busy for up to a metrics period)."""
+        if self.cp_inflight:
+            return True
+        return bool(self.metrics.get("inflight", 0)) and self.metrics_at > self.cp_last
 
 
 class Sessions:
