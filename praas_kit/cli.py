@@ -273,8 +273,8 @@ def images_list() -> None:
 
 
 @app.command()
-def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels "
-                                                   "or profile"),
+def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels, "
+                                                   "profile or latex"),
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),

@@ -267,3 +267,14 @@ def test_rest_errors_are_typed_json(plane):
     assert r.status_code == 400
     assert "okname" not in json.dumps(httpx.get(plane.url + "/apps", headers=h).json())
     assert httpx.get(plane.url + "/healthz").json()["ok"] is True
+
+
+def test_a_stale_handle_finds_its_process_after_a_swap_elsewhere(app):
+    """A Process object that did not see the swap (another handle did it) still reaches the new incarnation,
+    whether it came back at a new address or at the same one with a new key."""
+    p = app.create_process("stale")
+    assert p.invoke("echo", b"x").payload == b"x"
+    other = app.process("stale")
+    other.swap()
+    other.swapin()
+    assert p.invoke("echo", b"y").payload == b"y"

@@ -14,4 +14,5 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "invocations": ("praas_kit.bench.invocations", "run_invocation_benchmarks"),
     "channels": ("praas_kit.bench.channels", "run_channel_benchmarks"),
     "profile": ("praas_kit.bench.profile", "run_profile"),
+    "latex": ("praas_kit.bench.latex", "run_latex_benchmark"),
 }

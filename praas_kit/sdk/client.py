@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from praas_kit.errors import InvalidArgument, InvalidState, PayloadTooLarge, PraasError, from_dict
+from praas_kit.errors import InvalidArgument, InvalidState, PayloadTooLarge, PraasError, Unauthorized, from_dict
 from praas_kit.home import default_home, read_endpoint, read_token
 from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import Status
@@ -215,9 +215,9 @@ class Process:
     def invoke(self, function: str, data: Any = b"", timeout: float | None = 300.0) -> Result:
         """Invoke ``function`` directly in this process (data plane).
 
-        A process that was swapped out and in again since this object last looked (it moved) is found
-        again: within about a second the call either reaches it at its new address or fails with
-        :class:`InvalidState` saying what it is now.
+        A process that was swapped out and in again since this object last looked (it moved, or came back
+        at the same address with a new key) is found again: within about a second the call either reaches
+        it or fails with :class:`InvalidState` saying what it is now.
         """
         payload = encode_payload(data)
         check_timeout(timeout, "invocation")
@@ -229,13 +229,15 @@ class Process:
                 self.refresh()
             if not self.address:
                 raise InvalidState(f"process {self.name!r} is {self.status.value}; it has no data-plane address")
-            address = self.address
+            address, key = self.address, self.info.public_key
             try:
                 return self.app.cp.data_plane.invoke(address, function, payload, timeout, self.name,
-                                                     server_key=self.info.public_key,
-                                                     client=self.app.cp.credentials(self.app.name))
+                                                     server_key=key, client=self.app.cp.credentials(self.app.name))
             except Unreachable:
                 if attempt == 2 or self.refresh().address == address:
+                    raise
+            except Unauthorized:  # a new incarnation at the same address has a new key
+                if attempt == 2 or self.refresh().info.public_key == key:
                     raise
         raise AssertionError("unreachable")
 

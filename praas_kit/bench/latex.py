@@ -1,0 +1,359 @@
+"""The LaTeX microservice benchmark (``praas bench latex``, paper §6.4): PraaS against its FaaS+S3 baseline.
+
+Per container size (0.25, 0.5, 1 and 2 vCPU, with 0.5/1/2/4 GB, the paper's Fargate sizes), three systems:
+
+* ``praas``: one process holding the project, invoked directly over the data plane (as the paper's
+  benchmarker did);
+* ``praas-cp``: the same process, invoked sticky through the control plane (REST);
+* ``faas``: the four stateless functions, each its own pool, the project in an S3 bucket, invoked FaaS-style
+  through the control plane (as Lambda function URLs were).
+
+The *editing* benchmark runs ``update-file`` then ``get-file`` on four inputs (the two shortest section
+files, the longest, and a PDF figure: "Input 1".."Input 4"). The *compiling* benchmark runs a full
+recompilation (``clean``, latexmk ``-gg``), ``get-pdf``, a compile of the unchanged project ("No Update"), and
+a compile after an empty class file was uploaded ("Failure", ``full_clean``). Every measurement is
+``1 + reps`` calls, the first discarded (warm-up); the systems take turns call by call, so drift hits all
+alike. On the docker backend sizes are Docker CPU/memory limits; on the local backend they are recorded,
+not enforced (the metadata says so).
+
+Output: ``<out>/latex.csv`` (tidy: one line per call) and ``latex.meta.json``; then
+:mod:`praas_kit.bench.latex_report` draws ``latex.png``/``latex.pdf`` and writes ``latex_ratios.csv``/``.md``
+(FaaS/PraaS beside the paper's ratios).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from praas_kit.apps import latex
+from praas_kit.apps.latex.project import documentclass, encode, project_files
+from praas_kit.bench.common import BenchRun, Figure, Row, metadata
+from praas_kit.errors import InvalidArgument
+
+log = logging.getLogger("praas_kit.bench.latex")
+
+#: vCPUs -> (memory MB, the paper's size tier)
+SIZES: dict[float, tuple[int, str]] = {0.25: (512, "small"), 0.5: (1024, "medium"), 1.0: (2048, "large"),
+                                       2.0: (4096, "largest")}
+SYSTEMS = ("praas", "praas-cp", "faas")
+COLUMNS = ["operation", "input", "plot_label", "system", "path", "vcpus", "memory_mb", "tier", "repetition",
+           "time_s", "status", "time_data_s", "time_compile_s", "updated_files", "request_bytes", "reply_bytes"]
+EDIT_OPS = ("update-file", "get-file")
+SCENARIOS = (("full", "Recompilation"), ("no-update", "No Update"), ("failure", "Failure"))
+
+
+@dataclass(frozen=True)
+class Input:
+    """One editing input: a project file and its label in the paper's figure."""
+
+    path: str
+    file: str
+    label: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}/{self.file}" if self.path else self.file
+
+
+def pick_inputs(files: dict[str, bytes]) -> list[Input]:
+    """The paper's four editing inputs for any project: its two shortest and its longest ``.tex`` files
+    (other than the main file), and a figure (a PDF if there is one, else an image)."""
+    tex = sorted((len(c), k) for k, c in files.items() if k.endswith(".tex") and "/" in k)
+    if not tex:
+        tex = sorted((len(c), k) for k, c in files.items() if k.endswith(".tex"))
+    figures = sorted(k for k in files if k.endswith(".pdf")) or sorted(
+        k for k in files if k.endswith((".png", ".jpg", ".jpeg")))
+    if not tex or not figures:
+        raise InvalidArgument("the project needs .tex files and a figure (.pdf, .png or .jpg) to benchmark")
+    chosen = [tex[0][1], tex[min(1, len(tex) - 1)][1], tex[-1][1], figures[0]]
+    out = []
+    for i, key in enumerate(chosen, 1):
+        folder, _, file = key.rpartition("/")
+        out.append(Input(folder, file, f"Input {i}"))
+    return out
+
+
+def _main_file(files: dict[str, bytes]) -> str:
+    mains = [k for k, c in files.items() if k.endswith(".tex") and "/" not in k and b"\\documentclass" in c]
+    if not mains:
+        raise InvalidArgument("the project has no main .tex file (a top-level file with \\documentclass)")
+    return "main.tex" if "main.tex" in mains else sorted(mains)[0]
+
+
+class Target:
+    """One system at one size: ``call(function, request)`` -> (seconds, reply JSON, reply bytes)."""
+
+    def __init__(self, system: str, invoke: Callable[..., Any]) -> None:
+        self.system = system
+        self._invoke = invoke
+
+    def call(self, function: str, request: dict[str, Any]) -> tuple[float, Any, int, int]:
+        body = json.dumps(request).encode()
+        t0 = time.perf_counter()
+        result = self._invoke(function, body)
+        elapsed = time.perf_counter() - t0
+        return elapsed, result.json(), len(body), len(result.payload)
+
+
+@contextmanager
+def _deployment(backend: str) -> Iterator[tuple[Any, Any]]:
+    """(control plane, S3 settings for the FaaS variant)."""
+    import praas_kit
+
+    with ExitStack() as stack:
+        if backend == "docker":
+            deployment = stack.enter_context(praas_kit.docker_deployment(swap="s3"))
+            yield deployment, deployment.storage
+            return
+        from praas_kit.tools.services import SwiftS3Server
+
+        s3 = stack.enter_context(SwiftS3Server())
+        cp = stack.enter_context(praas_kit.local())
+        yield cp, s3
+
+
+def _targets(cp: Any, s3: Any, vcpus: float, systems: tuple[str, ...], tag: str) -> tuple[list[Target], list[Any]]:
+    memory, tier = SIZES[vcpus]
+    apps: list[Any] = []
+    targets = []
+    if {"praas", "praas-cp"} & set(systems):
+        app = latex.deploy(cp, f"latex-{tier}-{tag}", "praas", vcpus=vcpus, memory_mb=memory)
+        apps.append(app)
+        proc = app.create_process("editor", vcpus=vcpus, memory_mb=memory)
+        if "praas" in systems:
+            targets.append(Target("praas", lambda fn, body: proc.invoke(fn, body, timeout=600)))
+        if "praas-cp" in systems:
+            targets.append(Target("praas-cp", lambda fn, body: app.invoke(fn, body, process="editor", timeout=600)))
+    if "faas" in systems:
+        pools = latex.deploy(cp, f"latex-faas-{tier}-{tag}", "faas", s3=s3, vcpus=vcpus, memory_mb=memory)
+        apps.append(pools)
+        targets.append(Target("faas", lambda fn, body: pools.invoke(fn, body, timeout=600)))
+    return targets, apps
+
+
+class _SizeRun:
+    """The editing and compiling benchmarks at one size; appends a line per measured call to ``lines``."""
+
+    def __init__(self, vcpus: float, targets: list[Target], bar: Any, lines: list[dict[str, Any]]) -> None:
+        self.vcpus, self.targets, self.bar, self.lines = vcpus, targets, bar, lines
+        self.memory, self.tier = SIZES[vcpus]
+        self.stateful = [t for t in targets if t.system != "praas-cp"]  # one per project copy
+
+    def record(self, op: str, inp: str, label: str, t: Target, rep: int, took: tuple[float, Any, int, int],
+               **extra: Any) -> None:
+        self.lines.append({"operation": op, "input": inp, "plot_label": label, "system": t.system,
+                           "path": "direct" if t.system == "praas" else "control-plane", "vcpus": self.vcpus,
+                           "memory_mb": self.memory, "tier": self.tier, "repetition": rep, "time_s": took[0],
+                           "request_bytes": took[2], "reply_bytes": took[3], **extra})
+
+    def step(self, what: str) -> None:
+        self.bar.set_postfix_str(f"{self.vcpus:g} vCPU: {what}")
+
+    def run(self, project: Path, files: dict[str, bytes], inputs: list[Input], main: str, cls: str, reps: int,
+            compile_reps: int) -> None:
+        self.step("upload")
+        for t in self.stateful:
+            latex.upload(lambda fn, data, t=t: t.call(fn, data), project)
+        self.bar.update(1)
+        for inp in inputs:
+            data = encode(inp.key, files[inp.key])
+            for op in EDIT_OPS:
+                self.step(f"{op} {inp.key}")
+                request = {"path": inp.path, "file": inp.file, "data": data if op == "update-file" else ""}
+                for rep in range(reps + 1):  # rep 0 is the discarded warm-up
+                    for t in self.targets:
+                        took = t.call(op, request)
+                        if rep:
+                            self.record(op, inp.key, inp.label, t, rep, took)
+                    self.bar.update(1)
+        self.compile("full", "Recompilation", main, {"clean": True}, compile_reps)
+        self.step("get-pdf")
+        for rep in range(compile_reps + 1):
+            for t in self.targets:
+                took = t.call("get-pdf", {"file": main})
+                if rep:
+                    self.record("get-pdf", main.replace(".tex", ".pdf"), "get-pdf", t, rep, took,
+                                status=took[1].get("status"))
+            self.bar.update(1)
+        self.compile("no-update", "No Update", main, {}, compile_reps)
+        for t in self.stateful:  # the paper's failure: an empty class file shadows the real one
+            t.call("update-file", {"path": "", "file": f"{cls}.cls", "data": ""})
+        self.compile("failure", "Failure", main, {"full_clean": True}, compile_reps)
+
+    def compile(self, name: str, label: str, main: str, flags: dict[str, bool], compile_reps: int) -> None:
+        self.step(f"compile {name}")
+        for rep in range(compile_reps + 1):
+            for t in self.stateful:
+                took = t.call("compile", {"file": main, **flags})
+                reply = took[1]
+                if rep:
+                    self.record("compile", name, label, t, rep, took, status=reply.get("status"),
+                                time_data_s=reply.get("time_data"), time_compile_s=reply.get("time_compile"),
+                                updated_files=len(reply.get("updated_files", [])))
+            self.bar.update(1)
+
+
+def _cleanup(apps: list[Any]) -> None:
+    for app in apps:
+        try:
+            if isinstance(app, latex.FunctionPools):
+                app.delete()
+            else:
+                for p in app.processes():
+                    app.delete_process(p.name)
+                app.delete()
+        except Exception as exc:  # noqa: BLE001 - the deployment is torn down anyway
+            log.warning("cleanup of %s failed: %s", app, exc)
+
+
+def _image_ids(backend: str) -> dict[str, str]:
+    if backend != "docker":
+        return {}
+    from praas_kit import docker_engine, image_names
+
+    client = docker_engine.connect()
+    out = {}
+    for ref in (image_names.LATEX, image_names.PROCESS, image_names.S3):
+        try:
+            out[ref] = str(client.images.get(ref).id)
+        except Exception:  # noqa: BLE001 - recorded as missing
+            out[ref] = "missing"
+    return out
+
+
+def _tex_version() -> str:
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        return "none on the host"
+    done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    return done.stdout.splitlines()[0] if done.stdout else "unknown"
+
+
+def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", sizes: list[float] | None = None,
+                        reps: int | None = None, compile_reps: int | None = None, project: Path | None = None,
+                        systems: tuple[str, ...] = SYSTEMS) -> BenchRun:
+    """Run the editing and compiling benchmarks; save ``latex.csv`` + ``latex.meta.json`` under ``out``.
+
+    Quick mode: the small test project, one size (1 vCPU), 5 editing and 2 compile repetitions (about a
+    minute). Full mode: the acmart paper, all four sizes, 50 editing and 10 compile repetitions.
+    """
+    if backend not in ("local", "docker"):
+        raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        raise InvalidArgument(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
+    sizes = sizes or ([1.0] if quick else list(SIZES))
+    bad = [s for s in sizes if s not in SIZES]
+    if bad:
+        raise InvalidArgument(f"sizes must be among {list(SIZES)} vCPUs, not {bad}")
+    reps = reps if reps is not None else (5 if quick else 50)
+    compile_reps = compile_reps if compile_reps is not None else (2 if quick else 10)
+    project = Path(project) if project is not None else latex.DATASETS / ("test" if quick else "paper")
+    files = dict(project_files(project))
+    inputs, main = pick_inputs(files), _main_file(files)
+    cls = documentclass(files[main].decode(errors="replace")) or "article"
+    params = {"quick": quick, "backend": backend, "sizes": sizes, "reps": reps, "compile_reps": compile_reps,
+              "warmup": 1, "project": project.name, "project_bytes": sum(len(c) for c in files.values()),
+              "inputs": {i.label: [i.key, len(files[i.key])] for i in inputs}, "main": main, "class": cls,
+              "systems": list(systems),
+              "limits": "docker CPU and memory limits" if backend == "docker"
+              else "recorded, not enforced (local backend: processes share the host's CPUs)"}
+    steps = len(sizes) * (len(inputs) * 2 * (reps + 1) + 4 * (compile_reps + 1) + 1)
+    lines: list[dict[str, Any]] = []
+    tag = uuid.uuid4().hex[:6]
+    with _deployment(backend) as (cp, s3), tqdm(total=steps, desc="latex", unit="step") as bar:
+        for vcpus in sizes:
+            targets, apps = _targets(cp, s3, vcpus, systems, tag)
+            try:
+                _SizeRun(vcpus, targets, bar, lines).run(project, files, inputs, main, cls, reps, compile_reps)
+            finally:
+                _cleanup(apps)
+    params["tex"] = _tex_version() if backend == "local" else "TeX Live of the praas-latex image"
+    params["images"] = _image_ids(backend)
+    csv_path, meta_path = save_tidy(lines, out, params)
+    try:
+        from praas_kit.bench.latex_report import report
+
+        written = report(csv_path)
+        log.info("figure %s and ratio table %s", written["figures"][0], written["table"])
+    except ImportError:
+        log.warning("matplotlib is not installed (pip install 'praas-kit[plots]'): no figure drawn")
+    return BenchRun(to_rows(lines), csv_path, meta_path)
+
+
+def save_tidy(lines: list[dict[str, Any]], out: Path, params: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``latex.csv`` (one line per call, :data:`COLUMNS`) and ``latex.meta.json`` (provenance, medians)."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, meta_path = out / "latex.csv", out / "latex.meta.json"
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for line in lines:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else "" if v is None else v)
+                        for k, v in line.items()})
+    summary = [{**{k: v for k, v in vars(r).items() if k != "values"}, "n": len(r.values), "median": r.median}
+               for r in to_rows(lines)]
+    meta_path.write_text(json.dumps(metadata(params) | {"summary": summary}, indent=2))
+    return csv_path, meta_path
+
+
+def load(csv_path: Path) -> list[dict[str, Any]]:
+    """The lines of a ``latex.csv``, numbers parsed."""
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("time_s", "vcpus", "time_data_s", "time_compile_s"):
+            r[k] = float(r[k]) if r.get(k) not in (None, "") else None
+        for k in ("memory_mb", "repetition", "request_bytes", "reply_bytes"):
+            r[k] = int(r[k]) if r.get(k) not in (None, "") else None
+    return rows
+
+
+def to_rows(lines: list[dict[str, Any]]) -> list[Row]:
+    """The lines grouped into :class:`Row` series, one per (operation, input, system, vCPUs)."""
+    groups: dict[tuple[str, str, str, float], Row] = {}
+    for line in lines:
+        key = (line["operation"], line["plot_label"], line["system"], line["vcpus"])
+        if key not in groups:
+            groups[key] = Row(f"latex:{line['operation']}", line["system"], int(line["request_bytes"] or 0), "s",
+                              extra={"input": line["input"], "plot_label": line["plot_label"],
+                                     "vcpus": line["vcpus"]})
+        groups[key].values.append(float(line["time_s"]))
+    return list(groups.values())
+
+
+def summarise(rows: list[Row]) -> list[Figure]:
+    """FaaS/PraaS (direct) median ratios per operation and size; PraaS must win every editing operation and
+    the no-update compile."""
+    medians = {(r.experiment, r.extra["plot_label"], r.variant, r.extra["vcpus"]): r.median for r in rows}
+    out = []
+    for (exp, label, system, vcpus), faas in sorted(medians.items()):
+        if system != "faas":
+            continue
+        praas = medians.get((exp, label, "praas", vcpus))
+        if not praas:
+            continue
+        op = exp.split(":", 1)[1]
+        must_win = op != "compile" or label == "No Update"
+        ratio = faas / praas
+        out.append(Figure(f"FaaS/PraaS {op} {label} @ {vcpus:g} vCPU",
+                          f"{faas * 1e3:.1f} ms / {praas * 1e3:.1f} ms = {ratio:.2f}x",
+                          "> 1x" if must_win else "", ratio > 1 if must_win else None,
+                          "median end-to-end at the client"))
+    return out
+
+
+__all__ = ["run_latex_benchmark", "summarise", "load", "to_rows", "pick_inputs", "SIZES", "SYSTEMS", "COLUMNS"]
