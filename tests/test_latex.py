@@ -234,3 +234,46 @@ def test_the_shipped_paper_compiles(deployment: tuple[Any, Any], tmp_path: Path)
         assert "Ember" in text and "References" in text.title()
     finally:
         e.close()
+
+
+def test_the_benchmark_writes_tidy_csv_metadata_figure_and_ratio_table(tmp_path: Path) -> None:
+    """``praas bench latex`` end to end on the local backend, with one repetition of everything."""
+    import csv
+    import json
+
+    from praas_kit.bench import latex as bench
+    from praas_kit.bench.latex_report import paper_ratios
+
+    _tex_ready()
+    run = bench.run_latex_benchmark(tmp_path, quick=True, reps=1, compile_reps=1)
+    with open(run.csv, newline="") as f:
+        lines = list(csv.DictReader(f))
+    assert list(lines[0]) == bench.COLUMNS
+    seen = {(r["operation"], r["plot_label"], r["system"]) for r in lines}
+    for system in ("praas", "praas-cp", "faas"):
+        for i in range(1, 5):
+            assert ("get-file", f"Input {i}", system) in seen and ("update-file", f"Input {i}", system) in seen
+        assert ("get-pdf", "get-pdf", system) in seen
+    compiles = {(r["plot_label"], r["system"]): r["status"] for r in lines if r["operation"] == "compile"}
+    assert compiles == {("Recompilation", "praas"): "success", ("Recompilation", "faas"): "success",
+                        ("No Update", "praas"): "success", ("No Update", "faas"): "success",
+                        ("Failure", "praas"): "failure", ("Failure", "faas"): "failure"}
+    assert all(r["updated_files"] == "0" for r in lines if r["plot_label"] == "No Update")
+    meta = json.loads(run.meta.read_text())
+    assert meta["params"]["limits"].startswith("recorded, not enforced") and meta["git_commit"]
+    for name in ("latex.png", "latex.pdf", "latex_ratios.csv", "latex_ratios.md"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert paper_ratios()[("get-file", "Input 1", 1.0)] == 27.52  # the paper's numbers are read, by size tier
+    table = (tmp_path / "latex_ratios.md").read_text()
+    assert "| get-file | Input 1 | 1 |" in table and "27.52×" in table
+
+
+def test_benchmark_inputs_are_picked_from_any_project() -> None:
+    from praas_kit.bench.latex import pick_inputs
+
+    files = {"main.tex": b"x" * 50, "secs/a.tex": b"a" * 10, "secs/b.tex": b"b" * 30, "secs/c.tex": b"c" * 900,
+             "img/f.pdf": b"%PDF", "img/g.png": b"png"}
+    assert [(i.key, i.label) for i in pick_inputs(files)] == [
+        ("secs/a.tex", "Input 1"), ("secs/b.tex", "Input 2"), ("secs/c.tex", "Input 3"), ("img/f.pdf", "Input 4")]
+    with pytest.raises(InvalidArgument, match="a figure"):
+        pick_inputs({"main.tex": b"x"})
