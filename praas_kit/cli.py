@@ -314,6 +314,26 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
     _run(go)
 
 
+@app.command()
+def report(results: Path = typer.Option(Path("results"), help="the results folder (<bench>/<backend>/<name>.csv)"),
+           readme: Path = typer.Option(Path("README.md"), help="README whose results block is regenerated"),
+           check: bool = typer.Option(True, help="validate each result folder first (files, columns, cells)")
+           ) -> None:
+    """Write results/paper_vs_machine.md (our ratios beside the paper's) and the README's results block."""
+
+    def go() -> None:
+        from praas_kit.bench import report as reporting
+        from praas_kit.bench.validate import check as validate
+
+        if check:
+            for name in reporting.ORDER:
+                for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
+                    validate(csv_path.parent, name)
+        typer.echo(f"wrote {reporting.write(results, readme)}")
+
+    _run(go)
+
+
 def main() -> None:
     app()
 

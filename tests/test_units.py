@@ -183,3 +183,32 @@ def test_result_encoding():
         encode_result(object())
     assert Result(b'{"a": 1}', "j").value == {"a": 1} and Result(b"x", "s").value == "x"
     assert encode_payload({"a": 1}) == b'{"a": 1}' and encode_payload(None) == b""
+
+
+def test_an_idle_refused_data_plane_connection_does_not_flood_its_monitor() -> None:
+    """A connection whose address now answers with another key (Docker reuses addresses) must not retry ten
+    times a second: nobody reads an idle connection's monitor, and a full monitor queue blocks libzmq's I/O
+    thread for every socket of the context (a benchmark once stalled that way)."""
+    import zmq
+
+    from praas_kit.keys import KeyPair
+    from praas_kit.sdk.dataplane import _Conn
+
+    ctx = zmq.Context.instance()
+    server = ctx.socket(zmq.ROUTER)
+    server.setsockopt(zmq.LINGER, 0)
+    other = KeyPair.new()
+    server.curve_server = True
+    server.curve_secretkey = other.secret.encode()
+    port = server.bind_to_random_port("tcp://127.0.0.1")
+    conn = _Conn(ctx, f"tcp://127.0.0.1:{port}", KeyPair.new().public, KeyPair.new())
+    try:
+        time.sleep(1.5)
+        events = 0
+        while conn.mon.poll(0):
+            conn.mon.recv_multipart()
+            events += 1
+        assert events <= 3, f"{events} monitor events in 1.5 s: the connection keeps retrying"
+    finally:
+        conn.close()
+        server.close(linger=0)

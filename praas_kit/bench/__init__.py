@@ -15,4 +15,6 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "channels": ("praas_kit.bench.channels", "run_channel_benchmarks"),
     "profile": ("praas_kit.bench.profile", "run_profile"),
     "latex": ("praas_kit.bench.latex", "run_latex_benchmark"),
+    "state": ("praas_kit.bench.state", "run_state_benchmark"),
+    "swap": ("praas_kit.bench.swap", "run_swap_benchmark"),
 }

@@ -1,9 +1,10 @@
 """Functions the benchmarks run inside processes.
 
-Channel ping-pong comes in three transports run by the same two functions' processes: praas-kit channels
-(``context.send``/``recv``), raw pyzmq between the same two processes (the transport's limit), and Redis
+Channel ping-pong comes in four transports run by the same two functions' processes: praas-kit channels
+(``context.send``/``recv``), raw pyzmq between the same two processes (the transport's limit), Redis
 lists (``RPUSH``/``BLPOP``, the fair blocking baseline; ``SET`` + polling ``GET`` with the paper's linear
-back-off). Each ``ping`` returns the round-trip times in seconds; its ``pong`` answers ``n`` times.
+back-off), and S3 (``PutObject`` + polling ``GetObject`` with the same back-off, as the paper's S3 baseline).
+Each ``ping`` returns the round-trip times in seconds; its ``pong`` answers ``n`` times.
 """
 
 from __future__ import annotations
@@ -111,7 +112,9 @@ def raw_pong(inv: Invocation, ctx: Any) -> None:
         for _ in range(int(a.get("warmup", 10)) + int(a["n"])):
             sock.send(sock.recv())
     finally:
-        sock.close()
+        # linger: the last echo may still be queued (a large CurveZMQ message is encrypted in libzmq's I/O thread);
+        # closing with LINGER=0 would drop it and leave raw_ping waiting for it until its timeout
+        sock.close(linger=5000)
 
 
 @function
@@ -189,3 +192,66 @@ def _poll_get(r: Any, key: str, limit: float = 30.0) -> bytes:
         time.sleep(delay)
         delay += 0.001
     raise TimeoutError(f"no {key} in Redis")
+
+
+# ------------------------------------------------------------------ S3 baseline
+_S3: dict[tuple[str, str | None], Any] = {}
+
+
+def _s3(a: dict[str, Any]) -> Any:
+    """This process's boto3 client for the endpoint in the arguments (made once per process: a client costs
+    about 0.2 s, more than a round trip)."""
+    from praas_kit.storage.s3 import make_client
+
+    key = (str(a["endpoint"]), a.get("access_key"))
+    if key not in _S3:
+        _S3[key] = make_client(a["endpoint"], a.get("access_key"), a.get("secret_key"), a.get("region", "us-east-1"),
+                               connect_timeout=5, read_timeout=30, retries={"max_attempts": 2, "mode": "standard"})
+    return _S3[key]
+
+
+@function
+def s3_ping(inv: Invocation, ctx: Any) -> list[float]:
+    """Round trips through S3, as the paper's benchmark did: PutObject of the message under the peer's key, then
+    poll GetObject of ours with a linear back-off of 1, 2, 3... ms, delete it. Arguments: ``endpoint``,
+    ``bucket`` (existing), ``access_key``, ``secret_key``, ``key`` (prefix), ``size``, ``n``, ``warmup``."""
+    a = inv.json()
+    s3, payload, out = _s3(a), b"x" * int(a["size"]), []
+    mine, theirs = f"{a['key']}/ping", f"{a['key']}/pong"
+    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+        t0 = time.perf_counter()
+        s3.put_object(Bucket=a["bucket"], Key=f"{theirs}/{i}", Body=payload)
+        _poll_get_s3(s3, a["bucket"], f"{mine}/{i}")
+        if i >= int(a.get("warmup", 10)):
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+@function
+def s3_pong(inv: Invocation, ctx: Any) -> None:
+    """Answer ``s3_ping``: poll for each message (the same back-off), delete it, PutObject it back."""
+    a = inv.json()
+    s3 = _s3(a)
+    mine, theirs = f"{a['key']}/pong", f"{a['key']}/ping"
+    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+        s3.put_object(Bucket=a["bucket"], Key=f"{theirs}/{i}", Body=_poll_get_s3(s3, a["bucket"], f"{mine}/{i}"))
+
+
+def _poll_get_s3(s3: Any, bucket: str, key: str, limit: float = 60.0) -> bytes:
+    """GetObject ``key`` until it exists (sleeping 1, 2, 3... ms between tries), delete it; its bytes."""
+    delay, deadline = 0.001, time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            resp = s3.get_object(Bucket=bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            time.sleep(delay)
+            delay += 0.001
+            continue
+        body = resp["Body"]
+        try:
+            data = bytes(body.read())
+        finally:
+            body.close()
+        s3.delete_object(Bucket=bucket, Key=key)
+        return data
+    raise TimeoutError(f"no {key} in S3 bucket {bucket}")

@@ -121,3 +121,25 @@ def save(rows: list[Row], out: Path, name: str, params: dict[str, Any]) -> tuple
     meta = metadata(params) | {"summary": summary}
     meta_path.write_text(json.dumps(meta, indent=2))
     return csv_path, meta_path
+
+
+def load_rows(csv_path: Path) -> list[Row]:
+    """The rows of a CSV written by :func:`save` (samples grouped back by experiment, variant, size, extra)."""
+    groups: dict[tuple[str, str, int, str, str], Row] = {}
+    with open(csv_path, newline="") as f:
+        for line in csv.DictReader(f):
+            key = (line["experiment"], line["variant"], int(line["size"]), line["unit"], line["extra"])
+            if key not in groups:
+                groups[key] = Row(key[0], key[1], key[2], key[3], extra=json.loads(key[4] or "{}"))
+            groups[key].values.append(float(line["value"]))
+    return list(groups.values())
+
+
+def paper_csv(name: str) -> list[dict[str, str]]:
+    """The rows of ``datasets/paper/<name>`` (the paper's numbers; see its README), or ``[]`` outside a checkout."""
+    path = Path(__file__).resolve().parents[2] / "datasets" / "paper" / name
+    try:
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+    except OSError:
+        return []

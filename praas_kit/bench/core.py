@@ -191,32 +191,39 @@ def invoke_rows(p: Any, raw: Any, reps: dict[int, int], rounds: int) -> list[Row
     return rows
 
 
-def swap_rows(app: Any, store: str, sizes: list[int], reps: int) -> list[Row]:
-    """Swap-out and swap-in of processes holding ``sizes`` MiB of state.
+def swap_rows(app: Any, store: str, sizes: list[int], reps: int, extra: dict[str, Any] | None = None,
+              desc: str | None = None) -> list[Row]:
+    """Swap-out and swap-in of processes holding ``sizes`` MiB of state, ``reps`` fresh processes per size.
 
     ``swap-out`` is the snapshot write inside the process, ``swap-out-total`` the whole control-plane
     operation (drain, write, exit); ``swap-in-restore`` is reading the snapshot back inside the new
-    process, ``swap-in`` the whole operation (start the runtime, restore, connect).
+    process, ``swap-in`` the whole operation (start the runtime, restore, connect). Rows are labelled
+    ``store`` (the variant) and carry a copy of ``extra``; ``desc`` shows a progress bar over the swaps.
+    Raises :class:`RuntimeError` when a swapped-in process does not hold the state it was filled with.
     """
     rows = []
-    for mib in sizes:
-        so, so_total = Row("swap-out", store, mib << 20, "s"), Row("swap-out-total", store, mib << 20, "s")
-        si, si_restore = Row("swap-in", store, mib << 20, "s"), Row("swap-in-restore", store, mib << 20, "s")
-        for i in range(reps):
-            sp = app.create_process(f"swap-{store}-{mib}-{i}", memory_mb=max(512, 3 * mib + 256))
-            sp.invoke("fill", str(mib))
-            report = sp.swap()
-            so.values.append(report.seconds)
-            so_total.values.append(report.total_seconds)
-            t0 = time.perf_counter()
-            sp = app.swapin(sp.name)
-            si.values.append(time.perf_counter() - t0)
-            if sp.info.restore_seconds is not None:
-                si_restore.values.append(sp.info.restore_seconds)
-            if sp.invoke("size").json() != mib << 20:
-                raise RuntimeError(f"swap-in of {sp.name} restored the wrong amount of state")
-            app.delete_process(sp.name)
-        rows += [r for r in (so, so_total, si, si_restore) if r.values]
+    with tqdm(total=len(sizes) * reps, desc=desc, unit="swap", leave=False, disable=desc is None) as bar:
+        for mib in sizes:
+            so = Row("swap-out", store, mib << 20, "s", extra=dict(extra or {}))
+            so_total = Row("swap-out-total", store, mib << 20, "s", extra=dict(extra or {}))
+            si = Row("swap-in", store, mib << 20, "s", extra=dict(extra or {}))
+            si_restore = Row("swap-in-restore", store, mib << 20, "s", extra=dict(extra or {}))
+            for i in range(reps):
+                sp = app.create_process(f"swap-{store}-{mib}-{i}", memory_mb=max(512, 3 * mib + 256))
+                sp.invoke("fill", str(mib))
+                report = sp.swap()
+                so.values.append(report.seconds)
+                so_total.values.append(report.total_seconds)
+                t0 = time.perf_counter()
+                sp = app.swapin(sp.name)
+                si.values.append(time.perf_counter() - t0)
+                if sp.info.restore_seconds is not None:
+                    si_restore.values.append(sp.info.restore_seconds)
+                if sp.invoke("size").json() != mib << 20:
+                    raise RuntimeError(f"swap-in of {sp.name} restored the wrong amount of state")
+                app.delete_process(sp.name)
+                bar.update()
+            rows += [r for r in (so, so_total, si, si_restore) if r.values]
     return rows
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, save, time_calls
+from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, save, time_calls
 from praas_kit.bench.core import BENCH_APP, RawEcho, throughput
 
 SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
@@ -144,6 +144,7 @@ def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "loc
                     rows += latency_rows(p, app, raw, [s for s in sizes if s in (10, 1 << 20)], quick,
                                          _rows(auth, True, backend), ("raw", "direct"), rounds)
     csv_path, meta_path = save(rows, out, "invocations", params)
+    plot(csv_path, auths[0])
     return BenchRun(rows, csv_path, meta_path)
 
 
@@ -192,4 +193,96 @@ def _size(n: int) -> str:
     return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
 
 
-__all__ = ["run_invocation_benchmarks", "summarise", "SIZES", "Contention", "deployment"]
+def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
+    """The cells (experiment, variant, size) a run with ``params`` must have measured."""
+    cells = {("invoke", v, s) for v in params["variants"] for s in params["sizes"]}
+    return cells | {("throughput", "noop", int(params["throughput_clients"]))}
+
+
+def _paper_invocations() -> dict[tuple[str, int], float]:
+    """The paper's medians (seconds), ``{(system, size): median}``; netperf TCP_RR by its mean, as the paper."""
+    out = {}
+    for r in paper_csv("invocations.csv"):
+        value = r["mean_ms"] if r["system"] == "tcp-netperf" else r["median_ms"]
+        if value:
+            out[(r["system"], int(r["size_bytes"]))] = float(value) / 1e3
+    return out
+
+
+#: our ratio (numerator, denominator variant) -> the paper's (numerator, denominator system)
+RATIOS = {
+    ("direct", "raw"): ("praas-remote", "tcp-netperf", "remote / raw transport (paper: TCP_RR)"),
+    ("direct", "local"): ("praas-remote", "praas-local", "remote / local (invoke SELF)"),
+    ("faas", "direct"): ("lambda", "praas-remote", "FaaS / remote (paper: AWS Lambda)"),
+    ("control-plane", "direct"): (None, None, "control plane (sticky) / direct"),
+}
+
+
+def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
+    """Our ratios of medians beside the paper's, per size (``auth``: the data-plane security compared)."""
+    paper = _paper_invocations()
+    out = []
+    for (num, den), (pnum, pden, what) in RATIOS.items():
+        for size in SIZES:
+            a, b = _median(rows, num, size, auth), _median(rows, den, size, auth)
+            if not a or not b:
+                continue
+            pa, pb = paper.get((pnum or "", size)), paper.get((pden or "", size))
+            out.append({"benchmark": "invocations", "what": what, "condition": _size(size), "ours": round(a / b, 2),
+                        "paper": round(pa / pb, 2) if pa and pb else None})
+    return out
+
+
+def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
+    """The paper's §6.1 figure shape: round-trip latency per payload size, grouped bars on a log scale, one bar per
+    path (raw transport, local, direct, control plane, FaaS), with the paper's PraaS remote / local / Lambda as
+    markers; ``invocations.png`` + ``.pdf`` next to the CSV."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = load_rows(csv_path)
+    variants = [v for v in ("raw", "local", "direct", "control-plane", "faas")
+                if any(r.variant == v and r.experiment == "invoke" for r in rows)]
+    sizes = sorted({r.size for r in rows if r.experiment == "invoke"})
+    paper = _paper_invocations()
+    colors = {"raw": "0.6", "local": "tab:green", "direct": "tab:blue", "control-plane": "tab:purple",
+              "faas": "tab:orange"}
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    width = 0.8 / max(1, len(variants))
+    for i, v in enumerate(variants):
+        xs, ys, lo, hi = [], [], [], []
+        for j, size in enumerate(sizes):
+            row = next((r for r in rows if (r.experiment, r.variant, r.size) == ("invoke", v, size)
+                        and r.extra.get("auth") == auth and not r.extra.get("contention") and r.values), None)
+            if row is None:
+                continue
+            xs.append(j - 0.4 + width * (i + 0.5))
+            ys.append(row.median * 1e3)
+            lo.append((row.median - row.quantile(0.05)) * 1e3)
+            hi.append((row.quantile(0.95) - row.median) * 1e3)
+        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=1.5, error_kw={"linewidth": 0.6}, color=colors[v], label=v)
+    for system, marker in (("praas-local", "v"), ("praas-remote", "o"), ("lambda", "s")):
+        pts = [(j, paper[(system, s)] * 1e3) for j, s in enumerate(sizes) if (system, s) in paper]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), linestyle="none", marker=marker, color="black", markerfacecolor="none",
+                    label=f"paper: {system} (AWS)")
+    ax.set_xticks(range(len(sizes)))
+    ax.set_xticklabels([_size(s) for s in sizes])
+    ax.set_yscale("log")
+    ax.set_xlabel("payload (echoed back)")
+    ax.set_ylabel("round trip [ms], median (p5–p95)")
+    ax.set_title(f"Invocation latency (§6.1), data plane security: {auth}")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    paths = [csv_path.with_suffix(".png"), csv_path.with_suffix(".pdf")]
+    for p in paths:
+        fig.savefig(p, dpi=150)
+    plt.close(fig)
+    return paths
+
+
+__all__ = ["run_invocation_benchmarks", "summarise", "SIZES", "Contention", "deployment", "expected", "comparison",
+           "plot"]

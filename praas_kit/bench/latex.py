@@ -41,6 +41,7 @@ from tqdm.auto import tqdm
 from praas_kit.apps import latex
 from praas_kit.apps.latex.project import documentclass, encode, project_files
 from praas_kit.bench.common import BenchRun, Figure, Row, metadata
+from praas_kit.bench.latex_report import load, report
 from praas_kit.errors import InvalidArgument
 
 log = logging.getLogger("praas_kit.bench.latex")
@@ -285,13 +286,23 @@ def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", s
     params["images"] = _image_ids(backend)
     csv_path, meta_path = save_tidy(lines, out, params)
     try:
-        from praas_kit.bench.latex_report import report
-
         written = report(csv_path)
         log.info("figure %s and ratio table %s", written["figures"][0], written["table"])
     except ImportError:
         log.warning("matplotlib is not installed (pip install 'praas-kit[plots]'): no figure drawn")
     return BenchRun(to_rows(lines), csv_path, meta_path)
+
+
+def expected(params: dict[str, Any]) -> set[tuple[str, str, str, float]]:
+    """The cells (operation, label, system, vCPUs) a run with ``params`` must have measured."""
+    systems, cells = params["systems"], set()
+    for vcpus in params["sizes"]:
+        for system in systems:
+            cells |= {(op, f"Input {i}", system, float(vcpus)) for op in EDIT_OPS for i in range(1, 5)}
+            cells.add(("get-pdf", "get-pdf", system, float(vcpus)))
+            if system != "praas-cp":
+                cells |= {("compile", label, system, float(vcpus)) for _, label in SCENARIOS}
+    return cells
 
 
 def save_tidy(lines: list[dict[str, Any]], out: Path, params: dict[str, Any]) -> tuple[Path, Path]:
@@ -308,18 +319,6 @@ def save_tidy(lines: list[dict[str, Any]], out: Path, params: dict[str, Any]) ->
                for r in to_rows(lines)]
     meta_path.write_text(json.dumps(metadata(params) | {"summary": summary}, indent=2))
     return csv_path, meta_path
-
-
-def load(csv_path: Path) -> list[dict[str, Any]]:
-    """The lines of a ``latex.csv``, numbers parsed."""
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for r in rows:
-        for k in ("time_s", "vcpus", "time_data_s", "time_compile_s"):
-            r[k] = float(r[k]) if r.get(k) not in (None, "") else None
-        for k in ("memory_mb", "repetition", "request_bytes", "reply_bytes"):
-            r[k] = int(r[k]) if r.get(k) not in (None, "") else None
-    return rows
 
 
 def to_rows(lines: list[dict[str, Any]]) -> list[Row]:
@@ -356,4 +355,5 @@ def summarise(rows: list[Row]) -> list[Figure]:
     return out
 
 
-__all__ = ["run_latex_benchmark", "summarise", "load", "to_rows", "pick_inputs", "SIZES", "SYSTEMS", "COLUMNS"]
+__all__ = ["run_latex_benchmark", "summarise", "expected", "load", "to_rows", "pick_inputs", "SIZES", "SYSTEMS",
+           "COLUMNS"]

@@ -16,16 +16,26 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from praas_kit.bench.latex import SIZES, load
-
 PAPER = Path(__file__).resolve().parents[2] / "datasets" / "paper"  # in a source checkout
 EDIT_GROUPS = [("get-file", f"Input {i}") for i in range(1, 5)] + [("get-pdf", "get-pdf")] + \
     [("update-file", f"Input {i}") for i in range(1, 5)]
 COMPILE_GROUPS = [("compile", "Recompilation"), ("compile", "No Update"), ("compile", "Failure")]
 PAPER_COMPILE_INPUTS = {"full": "Recompilation", "small-update": "No Update", "large-update": "Failure"}
-TIERS = {tier: vcpus for vcpus, (_, tier) in SIZES.items()}
+TIERS = {"small": 0.25, "medium": 0.5, "large": 1.0, "largest": 2.0}  #: the paper's size tiers, in vCPUs
 
 Key = tuple[str, str, str, float]  # operation, plot label, system, vCPUs
+
+
+def load(csv_path: Path) -> list[dict[str, Any]]:
+    """The lines of a ``latex.csv``, numbers parsed."""
+    with open(csv_path, newline="") as f:
+        rows: list[dict[str, Any]] = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("time_s", "vcpus", "time_data_s", "time_compile_s"):
+            r[k] = float(r[k]) if r.get(k) not in (None, "") else None
+        for k in ("memory_mb", "repetition", "request_bytes", "reply_bytes"):
+            r[k] = int(r[k]) if r.get(k) not in (None, "") else None
+    return rows
 
 
 def _q(values: list[float], q: float) -> float:
@@ -170,4 +180,5 @@ def report(csv_path: Path) -> dict[str, Any]:
     return {"figures": figures, "table": table, "rows": rows}
 
 
-__all__ = ["medians", "paper_ratios", "ratio_table", "format_ratio_table", "save_ratio_table", "plot", "report"]
+__all__ = ["load", "TIERS", "medians", "paper_ratios", "ratio_table", "format_ratio_table", "save_ratio_table", "plot",
+           "report"]

@@ -9,7 +9,9 @@ connection between waits of :data:`MONITOR_SLICE_MS`:
   and came back elsewhere, or is gone) fails it with :class:`Unreachable`, and the request is discarded
   unsent, so the caller may safely look the process up again and retry.
 
-With a server key and a client key pair, connections are CurveZMQ (see :mod:`praas_kit.keys`).
+With a server key and a client key pair, connections are CurveZMQ (see :mod:`praas_kit.keys`). Connections do
+not reconnect by themselves (``ZMQ_RECONNECT_IVL=-1``): an idle connection's monitor then receives a few
+events at most, never a stream that would fill its queue and block libzmq's I/O thread.
 
 A ZeroMQ socket must only be used, and closed, by one thread. :meth:`DataPlaneClient.close` therefore
 closes the sockets no call is using and marks the client closed; a call still running on another thread
@@ -51,6 +53,12 @@ class _Conn:
         self.sock = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVTIMEO, MONITOR_SLICE_MS)
+        # No automatic reconnection: a connection that drops or is refused stays down (the SDK looks the process
+        # up again and makes a new one). Reconnecting by itself, a socket whose process is gone, or whose address
+        # now belongs to another process (Docker reuses addresses), would report a failed handshake to its
+        # monitor ten times a second while idle; nobody reads an idle connection's monitor, and once its queue
+        # is full libzmq's I/O thread blocks on it, stalling every socket of the context.
+        self.sock.setsockopt(zmq.RECONNECT_IVL, -1)
         if server_key and client is not None:
             curve_client(self.sock, server_key, client)
         self.mon = self.sock.get_monitor_socket(_READY | _DOWN | sum(_REFUSED))

@@ -220,4 +220,22 @@ def project_files(root: Path) -> list[tuple[str, bytes]]:
 
 __all__ = ["project_key", "get_file", "encode", "decode", "is_binary", "parse", "pdf_name", "Workdir",
            "compile_project", "latexmk", "TexMissing", "documentclass", "project_files", "TEX_PACKAGES",
-           "BINARY_SUFFIXES"]
+           "BINARY_SUFFIXES", "preview"]
+
+
+def preview(pdf: bytes, page: int = 1, dpi: int = 60) -> bytes:
+    """Page ``page`` of a PDF as PNG bytes (``pdftoppm`` from poppler-utils); :class:`TexMissing` without it."""
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        raise TexMissing("pdftoppm is not installed (on Debian: apt-get install poppler-utils)")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="praas-preview-") as tmp:
+        (Path(tmp) / "in.pdf").write_bytes(pdf)
+        done = subprocess.run([exe, "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", "in.pdf",
+                               "page"], cwd=tmp, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        out = Path(tmp, "page.png")
+        png = out.read_bytes() if out.is_file() else b""
+    if done.returncode != 0 or not png:
+        raise InvalidArgument(f"cannot render page {page} of the PDF: {done.stderr.decode(errors='replace')[:300]}")
+    return png

@@ -1,0 +1,124 @@
+"""One table of our ratios beside the paper's, generated from the saved result files (``praas report``).
+
+Each benchmark module with a ``comparison(rows)`` contributes rows ``{"benchmark", "what", "condition",
+"ours", "paper"}``; the LaTeX benchmark contributes its FaaS/PraaS ratios. :func:`collect` finds result files
+under ``results/<name>/<backend>/<name>.csv``; :func:`write` renders ``results/paper_vs_machine.md`` and
+replaces the block between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in the README.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+from praas_kit.bench import BENCHMARKS
+from praas_kit.bench.common import load_rows
+from praas_kit.errors import InvalidArgument
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+ORDER = ("invocations", "channels", "state", "swap", "latex")
+
+
+def collect(results: Path) -> list[dict[str, Any]]:
+    """Comparison rows from every result file under ``results`` (``<name>/<backend>/<name>.csv``), each with
+    ``backend`` and ``source`` (the CSV's path relative to ``results``) added."""
+    out: list[dict[str, Any]] = []
+    for name in ORDER:
+        for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
+            backend = csv_path.parent.name
+            if name == "latex":
+                from praas_kit.bench.latex import load
+                from praas_kit.bench.latex_report import ratio_table
+
+                rows = [{"benchmark": "latex", "what": f"FaaS/PraaS {r['operation']} {r['label']}",
+                         "condition": f"{r['vcpus']:g} vCPU", "ours": r["ratio_direct"], "paper": r["paper_ratio"]}
+                        for r in ratio_table(load(csv_path))]
+            else:
+                module = importlib.import_module(BENCHMARKS[name][0])
+                comparison = getattr(module, "comparison", None)
+                if comparison is None:
+                    continue
+                rows = comparison(load_rows(csv_path))
+            source = csv_path.relative_to(results).as_posix()
+            out += [r | {"backend": backend, "source": source} for r in rows]
+    return out
+
+
+def regenerate_figures(results: Path, dest: Path | None = None) -> list[Path]:
+    """Draw every benchmark's figure again from its CSV under ``results/<name>/<backend>/`` and copy the
+    PNG and PDF to ``dest`` as ``<name>-<backend>.png``/``.pdf`` (default ``results/figures``); the copies."""
+    import shutil
+
+    dest = dest if dest is not None else results / "figures"
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ORDER:
+        for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
+            if name == "latex":
+                from praas_kit.bench.latex_report import report
+
+                drawn = report(csv_path)["figures"]
+            else:
+                plot = getattr(importlib.import_module(BENCHMARKS[name][0]), "plot", None)
+                if plot is None:
+                    continue
+                drawn = plot(csv_path)
+            for fig in drawn:
+                copy = dest / f"{name}-{csv_path.parent.name}{fig.suffix}"
+                shutil.copyfile(fig, copy)
+                out.append(copy)
+    return out
+
+
+def _meta(results: Path, source: str) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads((results / source).with_suffix(".meta.json").read_text())
+        return meta
+    except (OSError, ValueError):
+        return {}
+
+
+def render(rows: list[dict[str, Any]], results: Path) -> str:
+    """The rows as Markdown, one table per benchmark and backend, each naming its source files."""
+    if not rows:
+        return "_No result files found: run `praas bench NAME --full` first._\n"
+    parts = []
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["benchmark"], r["backend"], r["source"]), []).append(r)
+    for (bench, backend, source), items in groups.items():
+        meta = _meta(results, source)
+        when = meta.get("created", "?")
+        commit = str(meta.get("git_commit", "?"))[:10]
+        mode = "quick" if meta.get("params", {}).get("quick") else "full"
+        parts.append(f"**{bench}** ({backend} backend, {mode} run, `results/{source}`, {when}, commit {commit})\n")
+        parts.append("| ratio | condition | ours | paper (AWS) |\n|---|---|---:|---:|")
+        for r in items:
+            ours = "–" if r["ours"] is None else f"{r['ours']:g}"
+            paper = "–" if r["paper"] is None else f"{r['paper']:g}"
+            parts.append(f"| {r['what']} | {r['condition']} | {ours} | {paper} |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write(results: Path = Path("results"), readme: Path | None = Path("README.md")) -> Path:
+    """Write ``results/paper_vs_machine.md`` and, if ``readme`` has the markers, the README's results block."""
+    if not results.is_dir():
+        raise InvalidArgument(f"no results folder {results}")
+    text = render(collect(results), results)
+    target = results / "paper_vs_machine.md"
+    target.write_text("# Our ratios beside the paper's\n\nGenerated by `praas report` from the CSV files under "
+                      "`results/`; do not edit by hand.\n\n" + text)
+    if readme is not None and readme.is_file():
+        body = readme.read_text()
+        if BEGIN in body and END in body:
+            head, rest = body.split(BEGIN, 1)
+            _, tail = rest.split(END, 1)
+            readme.write_text(f"{head}{BEGIN}\n<!-- generated by `praas report` from results/; do not edit -->\n\n"
+                              f"{text}\n{END}{tail}")
+    return target
+
+
+__all__ = ["collect", "render", "write", "regenerate_figures", "ORDER"]

@@ -1,0 +1,91 @@
+"""Running the notebook series (the README's main job, ``praas notebooks``): parameters injected the papermill
+way, executed with nbclient so that a cell tagged ``raises-exception`` may fail as the lesson intends
+(papermill itself reports such a cell as an error at the end of the run).
+
+:func:`run` executes one notebook into a folder; :func:`run_series` runs every ``NN_name.ipynb`` in order
+with a progress bar and reports the seconds each took.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from praas_kit.errors import InvalidArgument, PraasError
+
+log = logging.getLogger("praas_kit.notebooks")
+
+SERIES = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+CELL_TIMEOUT = 1800  #: seconds one cell may run (a full-mode benchmark cell is long)
+
+
+class NotebookFailed(PraasError):
+    """A cell of a notebook failed (one not tagged ``raises-exception``)."""
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """One executed notebook: where it was written and how long it took."""
+
+    source: Path
+    output: Path
+    seconds: float
+
+
+def series(folder: Path) -> list[Path]:
+    """The numbered notebooks of ``folder`` in order."""
+    found = sorted(p for p in Path(folder).iterdir() if SERIES.match(p.name))
+    if not found:
+        raise InvalidArgument(f"no numbered notebooks (NN_name.ipynb) in {folder}")
+    return found
+
+
+def run(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None = None) -> NotebookRun:
+    """Execute ``notebook`` (in its own folder, as Jupyter would) with ``parameters`` injected after its
+    ``parameters`` cell; write it to ``out_dir``. Raises :class:`NotebookFailed` naming the cell that failed
+    (the partly executed notebook is written all the same, for reading)."""
+    import nbformat
+    import papermill
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = Path(notebook).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir.resolve() / notebook.name
+    papermill.execute_notebook(str(notebook), str(target), parameters=parameters or {}, prepare_only=True,
+                               progress_bar=False, log_output=False, kernel_name="python3")
+    nb = nbformat.read(target, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    t0 = time.monotonic()
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        nbformat.write(nb, target)
+        raise NotebookFailed(f"{notebook.name}: a cell failed (see {target}):\n{str(exc)[-3000:]}") from None
+    seconds = time.monotonic() - t0
+    nbformat.write(nb, target)
+    return NotebookRun(notebook, target, seconds)
+
+
+def run_series(folder: Path, out_dir: Path, parameters: dict[str, Any] | None = None,
+               only: list[str] | None = None) -> list[NotebookRun]:
+    """Run the series in order (``only``: the notebooks whose name starts with one of these prefixes); stop
+    at the first failure."""
+    from tqdm.auto import tqdm
+
+    books = [p for p in series(folder) if not only or any(p.name.startswith(o) for o in only)]
+    runs = []
+    with tqdm(books, desc="notebooks", unit="notebook") as bar:
+        for nb in bar:
+            bar.set_postfix_str(nb.stem)
+            runs.append(run(nb, out_dir, parameters))
+            log.info("%s ran in %.0f s", nb.name, runs[-1].seconds)
+    return runs
+
+
+__all__ = ["run", "run_series", "series", "NotebookRun", "NotebookFailed"]
