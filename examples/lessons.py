@@ -29,3 +29,17 @@ def remember(invocation, context):
     words.append(invocation.json()["word"])
     context.state("words", " ".join(words))
     return words
+
+
+@function
+def keep_file(invocation, context):
+    """Write ``text`` to the file ``name`` in the process's state_dir; list the files there."""
+    a = invocation.json()
+    (context.state_dir / a["name"]).write_text(a["text"])
+    return sorted(p.name for p in context.state_dir.iterdir() if p.is_file())
+
+
+@function
+def read_file(invocation, context):
+    """The text of the file ``name`` in the process's state_dir."""
+    return (context.state_dir / invocation.json()["name"]).read_text()

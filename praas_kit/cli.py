@@ -334,6 +334,37 @@ def report(results: Path = typer.Option(Path("results"), help="the results folde
     _run(go)
 
 
+@app.command()
+def notebooks(folder: Path = typer.Option(Path("notebooks"), help="the folder of the numbered notebooks"),
+              out: Path = typer.Option(Path("results/notebooks"), help="where the executed notebooks go"),
+              backend: str = typer.Option("local", help="local (no Docker) or docker"),
+              quick: bool = typer.Option(True, "--quick/--full", help="quick mode (each notebook a minute or two)"),
+              only: list[str] | None = typer.Option(None, "--only", help="run just the notebooks starting with "
+                                                                         "this prefix (e.g. 03); repeat")) -> None:
+    """Run the notebook series in order (the README's main job); then draw every figure into results/figures
+    and write results/paper_vs_machine.md."""
+
+    def go() -> None:
+        import os
+
+        from praas_kit import notebooks as nb
+        from praas_kit.bench import report as reporting
+        from praas_kit.lab import BACKENDS
+
+        if backend not in BACKENDS:
+            raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
+        os.environ["PRAAS_BACKEND"], os.environ["PRAAS_QUICK"] = backend, "1" if quick else "0"
+        runs = nb.run_series(folder, out, only=only)
+        for r in runs:
+            typer.echo(f"{r.source.name:32} {r.seconds:6.0f} s  -> {r.output}")
+        results = out.parent
+        figures = reporting.regenerate_figures(results)
+        table = reporting.write(results, readme=None)
+        typer.echo(f"\nfigures: {results / 'figures'} ({len(figures)} files)\ntable:   {table}")
+
+    _run(go)
+
+
 def main() -> None:
     app()
 

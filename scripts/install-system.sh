@@ -8,13 +8,16 @@
 # `apt-get update` runs at most once (only when something is missing).
 set -euo pipefail
 
-PACKAGES=(
-  docker.io docker-compose redis-server
-  swift swift-proxy swift-account swift-container swift-object memcached
-  mmdebstrap python3-venv
+# `install-system.sh local`: only what the local backend uses (no Docker engine, no image tooling).
+LOCAL_PACKAGES=(
+  redis-server swift swift-proxy swift-account swift-container swift-object memcached python3-venv
   latexmk texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-publishers
   texlive-fonts-recommended cm-super poppler-utils
 )
+PACKAGES=("${LOCAL_PACKAGES[@]}")
+if [[ "${1:-all}" != "local" ]]; then
+  PACKAGES+=(docker.io docker-compose mmdebstrap)
+fi
 
 log() { printf '[install-system] %s\n' "$*"; }
 

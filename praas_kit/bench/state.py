@@ -96,8 +96,9 @@ def run_state_benchmark(out: Path, quick: bool = True, backend: str = "local", d
     """Run the reduction for every (elements, N) and system; save ``state.csv`` + ``state.meta.json`` and draw the
     figure (:func:`plot`, when matplotlib is installed).
 
-    ``reps`` repetitions per cell (default 3 quick, 30 full) are measured in blocks of ``block`` repetitions per
-    system (default 1 quick, 5 full), the systems alternating; ``warmup`` untimed invocations per (system,
+    ``reps`` repetitions per cell (default 3 quick; 10 full, so that a full run takes about ten minutes, most of
+    it S3) are measured in blocks of ``block`` repetitions per system (default 1 quick, 5 full), the systems
+    alternating; ``warmup`` untimed invocations per (system,
     elements) come first (default 3 quick, 20 full). Quick mode defaults to N in :data:`QUICK_INVOCATIONS`.
     Raises :class:`~praas_kit.errors.InvalidArgument` on an unknown system or backend and ``RuntimeError`` if
     an accumulator does not hold the sum of what was sent.
@@ -111,7 +112,7 @@ def run_state_benchmark(out: Path, quick: bool = True, backend: str = "local", d
     ns = list(invocations or (QUICK_INVOCATIONS if quick else INVOCATIONS))
     if min(sizes) < 1 or min(ns) < 1 or (reps is not None and reps < 1):
         raise InvalidArgument(f"elements {sizes}, invocations {ns} and reps {reps} must be at least 1")
-    reps = reps or (3 if quick else 30)
+    reps = reps or (3 if quick else 10)
     block = max(1, min(block or (1 if quick else 5), reps))
     warmup = warmup if warmup is not None else (3 if quick else 20)
     params: dict[str, Any] = {"quick": quick, "backend": backend, "auth": dataplane_auth, "systems": list(systems),
