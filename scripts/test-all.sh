@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it, on a fresh Debian 12 machine as root:
-#   1. install system packages (Docker engine, Compose, Redis, Swift S3, mmdebstrap),
+#   1. install system packages (Docker engine, Compose, Redis, Swift S3, TeX, mmdebstrap),
 #   2. create .venv with the test extras,
 #   3. start the Docker engine and build the images from scratch (offline base if no registry),
 #   4. ruff and mypy, then pytest on every backend with PRAAS_REQUIRE_ALL=1 (a skipped test fails the run),
+#      then every notebook under nbval (docker backend, quick mode; cells marked NBVAL_CHECK_OUTPUT compared),
 #   5. stop what it started (containers, networks, the engine) also when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,3 +41,6 @@ log "mypy"
 log "pytest"
 export PRAAS_REQUIRE_ALL=1
 .venv/bin/python -m pytest tests -q -rs -p no:cacheprovider "$@"
+log "notebooks: nbval on the docker backend, quick mode"
+PRAAS_BACKEND=docker PRAAS_QUICK=1 .venv/bin/python -m pytest notebooks --nbval-lax \
+  --nbval-sanitize-with notebooks/nbval_sanitize.cfg --nbval-cell-timeout=900 -q -p no:cacheprovider
