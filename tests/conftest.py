@@ -28,6 +28,43 @@ def require(ok: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server", "swift-object-server",
+                  "memcached")
+
+
+def have(*names: str) -> bool:
+    """Whether every executable in ``names`` is installed (on PATH, or in /usr/bin or /usr/sbin)."""
+    return all(shutil.which(n) or any(Path(d, n).exists() for d in ("/usr/bin", "/usr/sbin")) for n in names)
+
+
+def children_of(pid: int) -> set[int]:
+    """Pids of the live (non-zombie) processes whose parent is ``pid``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+def servers_ready(redis: bool = False, s3: bool = False) -> None:
+    """Require the real Redis and/or Swift S3 servers and their Python clients (skip, or fail in CI)."""
+    if redis:
+        require(have("redis-server"), "redis-server is not installed")
+    if s3:
+        require(have(*SWIFT_BINARIES), "Swift or memcached is not installed")
+    for module, needed in (("redis", redis), ("boto3", s3)):
+        if needed:
+            try:
+                __import__(module)
+            except ImportError:
+                require(False, f"{module} is not installed")
+
+
 def docker_available() -> bool:
     if shutil.which("docker") is None:
         return False

@@ -7,42 +7,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import require
-
-SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
-                  "swift-object-server", "memcached")
-
-
-def _have(*names: str) -> bool:
-    return all(shutil.which(n) or any(Path(d, n).exists() for d in ("/usr/bin", "/usr/sbin")) for n in names)
-
-
-def _children() -> set[int]:
-    """Pids of this test process's live children."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
-
-
-def _servers_ready() -> None:
-    require(_have("redis-server"), "redis-server is not installed")
-    require(_have(*SWIFT_BINARIES), "Swift or memcached is not installed")
-    for module in ("boto3", "redis"):
-        try:
-            __import__(module)
-        except ImportError:
-            require(False, f"{module} is not installed")
+from conftest import children_of, servers_ready
 
 
 @pytest.mark.s3
@@ -52,11 +20,11 @@ def test_channel_benchmark_with_s3_writes_valid_results(tmp_path: Path) -> None:
     from praas_kit.bench.common import load_rows
     from praas_kit.bench.validate import ROW_COLUMNS, validate
 
-    _servers_ready()
-    before = _children()
+    servers_ready(redis=True, s3=True)
+    before = children_of(os.getpid())
     run = channels.run_channel_benchmarks(tmp_path, quick=True, backend="local", dataplane_auth="none", sizes=[10],
                                           s3_reps=4)
-    assert _children() <= before  # Redis, the Swift S3 server and the control plane are gone
+    assert children_of(os.getpid()) <= before  # Redis, the Swift S3 server and the control plane are gone
 
     with open(run.csv, newline="") as f:
         lines = list(csv.DictReader(f))
@@ -88,8 +56,8 @@ def test_channel_benchmark_with_s3_writes_valid_results(tmp_path: Path) -> None:
 def test_channel_benchmark_stops_its_s3_server_on_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from praas_kit.bench import channels
 
-    require(_have(*SWIFT_BINARIES), "Swift or memcached is not installed")
-    before = _children()
+    servers_ready(s3=True)
+    before = children_of(os.getpid())
 
     def broken(*args: object, **kwargs: object) -> list[object]:
         raise RuntimeError("broken on purpose")
@@ -98,7 +66,7 @@ def test_channel_benchmark_stops_its_s3_server_on_error(tmp_path: Path, monkeypa
     with pytest.raises(RuntimeError, match="broken on purpose"):
         channels.run_channel_benchmarks(tmp_path, quick=True, dataplane_auth="none", sizes=[10],
                                         transports=("praas", "s3"))
-    assert _children() <= before
+    assert children_of(os.getpid()) <= before
     assert not (tmp_path / "channels.csv").exists()
 
 

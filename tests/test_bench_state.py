@@ -7,23 +7,15 @@ import csv
 import importlib
 import json
 import math
-import shutil
 import struct
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import servers_ready
 
 from praas_kit.bench import BENCHMARKS
 from praas_kit.bench.common import Row, save
 from praas_kit.bench.stateapp import add_vectors
-
-SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
-                  "swift-object-server", "memcached")
-
-
-def _have(*names: str) -> bool:
-    return all(shutil.which(n) or any(Path(d, n).exists() for d in ("/usr/bin", "/usr/sbin")) for n in names)
 
 
 def _vec(values: list[int]) -> bytes:
@@ -89,12 +81,7 @@ def test_analysis_of_synthetic_rows(tmp_path: Path) -> None:
 @pytest.mark.redis
 @pytest.mark.s3
 def test_quick_run_local(tmp_path: Path) -> None:
-    require(_have("redis-server", *SWIFT_BINARIES), "redis-server or Swift is not installed")
-    for module, extra in (("redis", "baselines"), ("boto3", "s3"), ("matplotlib", "plots")):
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            require(False, f"{module} is not installed (pip install 'praas-kit[{extra}]')")
+    servers_ready(redis=True, s3=True)
     from praas_kit.bench import state
     from praas_kit.bench.validate import validate
 

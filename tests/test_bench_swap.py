@@ -7,40 +7,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import require
-
-SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
-                  "swift-object-server", "memcached")
-
-
-def _have(*names: str) -> bool:
-    return all(shutil.which(n) or any(Path(d, n).exists() for d in ("/usr/bin", "/usr/sbin")) for n in names)
-
-
-def _children() -> set[int]:
-    """Pids of this test process's live children."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
-
-
-def _s3_ready() -> None:
-    require(_have(*SWIFT_BINARIES), "Swift or memcached is not installed")
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        require(False, "boto3 is not installed")
+from conftest import children_of, servers_ready
 
 
 @pytest.mark.s3
@@ -49,10 +19,10 @@ def test_swap_benchmark_writes_valid_results(tmp_path: Path) -> None:
     from praas_kit.bench.common import load_rows
     from praas_kit.bench.validate import ROW_COLUMNS, validate
 
-    _s3_ready()
-    before = _children()
+    servers_ready(s3=True)
+    before = children_of(os.getpid())
     run = swap.run_swap_benchmark(tmp_path, quick=True, backend="local", sizes=[1], reps=1)
-    assert _children() <= before  # the Swift S3 server and the control planes are gone
+    assert children_of(os.getpid()) <= before  # the Swift S3 server and the control planes are gone
 
     with open(run.csv, newline="") as f:
         lines = list(csv.DictReader(f))

@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import require
+from conftest import SWIFT_BINARIES, children_of, require
+from conftest import have as _have
 
 from praas_kit.errors import BackendError
 from praas_kit.tools.services import RedisServer, SwiftS3Server
 from praas_kit.tools.services import _util as services_util
-
-SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
-                  "swift-object-server", "memcached")
-
-
-def _have(*names: str) -> bool:
-    dirs = ("/usr/bin", "/usr/sbin")
-    return all(shutil.which(n) or any(Path(d, n).exists() for d in dirs) for n in names)
-
-
-def _children_of(pid: int) -> list[int]:
-    """Pids of the live (non-zombie) processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces, so split after the last ')'
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def _alive(pid: int) -> bool:
@@ -51,7 +26,7 @@ def test_redis_round_trip_and_cleanup() -> None:
         import redis
     except ImportError:
         require(False, "redis-py is not installed")
-    before = set(_children_of(os.getpid()))
+    before = children_of(os.getpid())
     with RedisServer() as srv:
         assert srv.host == "127.0.0.1"
         assert srv.url == f"redis://127.0.0.1:{srv.port}/0"
@@ -66,17 +41,17 @@ def test_redis_round_trip_and_cleanup() -> None:
         client.close()
     assert not _alive(pid)
     assert not tmpdir.exists()
-    assert set(_children_of(os.getpid())) <= before
+    assert children_of(os.getpid()) <= before
 
 
 @pytest.mark.redis
 def test_redis_fixed_port_in_use_is_reported() -> None:
     require(_have("redis-server"), "redis-server is not installed")
-    before = set(_children_of(os.getpid()))
+    before = children_of(os.getpid())
     with RedisServer() as first:
         with pytest.raises(BackendError, match="already in use"):
             RedisServer(port=first.port, startup_timeout=5).start()
-    assert set(_children_of(os.getpid())) <= before
+    assert children_of(os.getpid()) <= before
 
 
 def test_missing_redis_server_raises_backend_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -93,13 +68,13 @@ def test_swift_s3_round_trip_and_cleanup() -> None:
         import boto3  # noqa: F401
     except ImportError:
         require(False, "boto3 is not installed")
-    before = set(_children_of(os.getpid()))
+    before = children_of(os.getpid())
     with SwiftS3Server() as s3:
         assert s3.endpoint == f"http://127.0.0.1:{s3.port}"
         assert (s3.access_key, s3.secret_key, s3.region) == ("test:tester", "testing", "us-east-1")
         pids, tmpdir = s3.pids, s3.tmpdir
         assert len(pids) == 5 and tmpdir is not None and tmpdir.is_dir()
-        assert set(_children_of(os.getpid())) - before == set(pids)
+        assert children_of(os.getpid()) - before == set(pids)
         client = s3.client()
         client.create_bucket(Bucket="praas-test")
         payload = os.urandom(1 << 20)
@@ -112,13 +87,13 @@ def test_swift_s3_round_trip_and_cleanup() -> None:
         assert [b["Name"] for b in client.list_buckets()["Buckets"]] == ["praas-test"]
     assert not any(_alive(p) for p in pids)
     assert not tmpdir.exists()
-    assert set(_children_of(os.getpid())) <= before
+    assert children_of(os.getpid()) <= before
 
 
 @pytest.mark.s3
 def test_swift_s3_cleans_up_when_startup_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     require(_have(*SWIFT_BINARIES), "Swift or memcached is not installed")
-    before = set(_children_of(os.getpid()))
+    before = children_of(os.getpid())
     server = SwiftS3Server(startup_timeout=30)
 
     def broken_config(self: SwiftS3Server, _write=SwiftS3Server._write_config) -> None:
@@ -132,7 +107,7 @@ def test_swift_s3_cleans_up_when_startup_fails(monkeypatch: pytest.MonkeyPatch) 
         server.start()
     assert server.tmpdir is None
     assert server.pids == []
-    assert set(_children_of(os.getpid())) <= before
+    assert children_of(os.getpid()) <= before
 
 
 @pytest.mark.s3

@@ -31,7 +31,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, save
+from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
 from praas_kit.bench.core import BENCH_APP
 from praas_kit.bench.invocations import Contention
 from praas_kit.errors import BackendError, InvocationError, StorageError
@@ -301,10 +301,7 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
     at data-plane security ``auth`` (the first present if none has it), PraaS at the other settings dotted. Right
     panel, same axes: the paper's PraaS, Redis (polling) and S3 medians on AWS, dashed.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import NullLocator
 
     rows = [r for r in load_rows(csv_path) if r.experiment == "channel" and r.values
@@ -346,12 +343,7 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
         ax.legend(fontsize=7)
     ours.set_ylabel("one-way latency [ms] (round trip / 2), median")
     fig.suptitle("Messages between two processes: PraaS channels vs raw pyzmq, Redis and S3", fontsize=11)
-    fig.tight_layout()
-    paths = [csv_path.with_suffix(".png"), csv_path.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, csv_path)
 
 
 __all__ = ["run_channel_benchmarks", "summarise", "expected", "comparison", "plot", "pingpong", "paper_channels",

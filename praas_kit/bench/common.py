@@ -143,3 +143,25 @@ def paper_csv(name: str) -> list[dict[str, str]]:
             return list(csv.DictReader(f))
     except OSError:
         return []
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (figures are written to files)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, stem: Path) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` and ``<stem>.pdf``, close it; the two paths."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    for p in paths:
+        fig.savefig(p, dpi=150)
+    plt.close(fig)
+    return paths

@@ -24,7 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, save, time_calls
+from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure, time_calls
 from praas_kit.bench.core import BENCH_APP, RawEcho, throughput
 
 SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
@@ -237,10 +237,7 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
     """The paper's §6.1 figure shape: round-trip latency per payload size, grouped bars on a log scale, one bar per
     path (raw transport, local, direct, control plane, FaaS), with the paper's PraaS remote / local / Lambda as
     markers; ``invocations.png`` + ``.pdf`` next to the CSV."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = load_rows(csv_path)
     variants = [v for v in ("raw", "local", "direct", "control-plane", "faas")
@@ -276,12 +273,7 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
     ax.set_title(f"Invocation latency (§6.1), data plane security: {auth}")
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    paths = [csv_path.with_suffix(".png"), csv_path.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, csv_path)
 
 
 __all__ = ["run_invocation_benchmarks", "summarise", "SIZES", "Contention", "deployment", "expected", "comparison",

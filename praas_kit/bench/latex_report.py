@@ -16,6 +16,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from praas_kit.bench.common import pyplot, save_figure
+
 PAPER = Path(__file__).resolve().parents[2] / "datasets" / "paper"  # in a source checkout
 EDIT_GROUPS = [("get-file", f"Input {i}") for i in range(1, 5)] + [("get-pdf", "get-pdf")] + \
     [("update-file", f"Input {i}") for i in range(1, 5)]
@@ -124,10 +126,7 @@ def format_ratio_table(rows: list[dict[str, Any]]) -> str:
 def plot(lines: list[dict[str, Any]], out: Path, systems: tuple[str, ...] = ("praas", "faas"),
          title: str | None = None) -> list[Path]:
     """Draw the figure to ``out``.png and ``out``.pdf; the two paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     m = medians(lines)
     sizes = sorted({k[3] for k in m})
@@ -160,12 +159,7 @@ def plot(lines: list[dict[str, Any]], out: Path, systems: tuple[str, ...] = ("pr
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out)
 
 
 def report(csv_path: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, save
+from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
 from praas_kit.errors import InvalidArgument
 
 log = logging.getLogger("praas_kit.bench.state")
@@ -244,10 +244,7 @@ def plot(csv_path: Path) -> list[Path]:
     """The paper's figure shape: two heatmaps side by side, Redis/PraaS and S3/PraaS ratios of median total times,
     rows = elements (largest on top), columns = N, each cell annotated with our ratio and the paper's; written to
     ``state.png`` and ``state.pdf`` next to ``csv_path``. The two paths; ``ImportError`` without matplotlib."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = load_rows(csv_path)
     got, paper = ratios(rows), paper_ratios()
@@ -282,12 +279,7 @@ def plot(csv_path: Path) -> list[Path]:
         fig.colorbar(im, ax=ax, label=f"{NAMES[b]} / PraaS, ratio of medians")
     fig.suptitle(f"State reduction (§6.3): median total time of N invocations, baseline / PraaS "
                  f"(> 1: PraaS faster); backend {', '.join(backends)}", fontsize=10)
-    fig.tight_layout()
-    paths = [csv_path.with_suffix(".png"), csv_path.with_suffix(".pdf")]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, csv_path)
 
 
 def format_medians(rows: list[Row]) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, save
+from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
 from praas_kit.bench.core import BENCH_APP, swap_rows
 from praas_kit.errors import InvalidArgument
 
@@ -198,10 +198,7 @@ def plot(csv_path: Path) -> list[Path]:
     store for the part inside the process and a dotted one for the whole operation; the paper's AWS S3 swap-out
     (Fargate, 1 thread) dashed. Bottom row: the same as MiB/s.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import NullFormatter
 
     by = _by(load_rows(csv_path))
@@ -244,12 +241,7 @@ def plot(csv_path: Path) -> list[Path]:
             ax.grid(which="minor", alpha=0.1)
         top.legend(fontsize=7)
     fig.suptitle("Swapping process state (§6.6): directory store and S3", fontsize=11)
-    fig.tight_layout()
-    paths = [csv_path.with_suffix(".png"), csv_path.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, csv_path)
 
 
 __all__ = ["run_swap_benchmark", "summarise", "expected", "comparison", "plot", "paper_swap_out", "SIZES_MIB",
