@@ -92,6 +92,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit (``None`` outside a git checkout)."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                              text=True, timeout=5, cwd=Path(__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(done.stdout.strip()) if done.returncode == 0 else None
+
+
 def metadata(params: dict[str, Any]) -> dict[str, Any]:
     """Provenance recorded next to every result file."""
     import zmq
@@ -100,7 +110,8 @@ def metadata(params: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "praas_kit": __version__,
-        "git_commit": git_commit(), "python": platform.python_version(), "pyzmq": zmq.__version__,
+        "git_commit": git_commit(), "git_dirty": git_dirty(), "python": platform.python_version(),
+        "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
         "params": params,
     }
