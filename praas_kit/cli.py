@@ -319,7 +319,8 @@ def report(results: Path = typer.Option(Path("results"), help="the results folde
            readme: Path = typer.Option(Path("README.md"), help="README whose results block is regenerated"),
            check: bool = typer.Option(True, help="validate each result folder first (files, columns, cells)")
            ) -> None:
-    """Write results/paper_vs_machine.md (our ratios beside the paper's) and the README's results block."""
+    """Write results/paper_vs_machine.md (our ratios beside the paper's), the README's results block, and every
+    figure again into results/figures."""
 
     def go() -> None:
         from praas_kit.bench import report as reporting
@@ -329,7 +330,8 @@ def report(results: Path = typer.Option(Path("results"), help="the results folde
             for name in reporting.ORDER:
                 for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
                     validate(csv_path.parent, name)
-        typer.echo(f"wrote {reporting.write(results, readme)}")
+        figures = reporting.regenerate_figures(results)
+        typer.echo(f"wrote {reporting.write(results, readme)} and {len(figures)} figures in {results / 'figures'}")
 
     _run(go)
 

@@ -261,15 +261,17 @@ def paper_channels() -> dict[tuple[str, int], float]:
 
 
 #: our transport in a ratio over PraaS send/recv -> (the paper's system, what the row is called)
-RATIOS = {"redis-poll": ("redis", "Redis-poll/PraaS"), "redis": ("redis", "Redis BLPOP/PraaS"),
-          "s3": ("s3", "S3/PraaS")}
+#: our transport -> (the paper's system it compares with, None: the paper has none; the ratio's name)
+RATIOS: dict[str, tuple[str | None, str]] = {"redis-poll": ("redis", "Redis-poll/PraaS"),
+                                             "redis": (None, "Redis BLPOP/PraaS"), "s3": ("s3", "S3/PraaS")}
 
 
 def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
     """Our one-way ratios over send/recv beside the paper's, per size: ``{"benchmark": "channels", "what",
     "condition", "ours", "paper"}``. ``auth`` is the data-plane security of our run compared (the first present
-    when there is none with it; the paper's data plane was not encrypted). The paper's Redis polled, so both our
-    Redis rows face its Redis/PraaS ratio; ``paper`` is None where the paper has no such size."""
+    when there is none with it; the paper's data plane was not encrypted). The paper's Redis polled: our polling
+    Redis faces its Redis/PraaS ratio, our blocking BLPOP (a baseline the paper did not run) faces none;
+    ``paper`` is None where the paper has no such size."""
     auths = [str(r.extra.get("auth")) for r in rows if r.experiment == "channel"]
     if auth not in auths and auths:
         auth = auths[0]
@@ -279,7 +281,8 @@ def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
             ours, base = _median(rows, transport, size, auth), _median(rows, "praas", size, auth)
             if not ours or not base:
                 continue
-            theirs, their_base = paper.get((system, size)), paper.get(("praas", size))
+            theirs = paper.get((system, size)) if system else None
+            their_base = paper.get(("praas", size))
             out.append({"benchmark": "channels", "what": what, "condition": _size(size), "ours": round(ours / base, 2),
                         "paper": round(theirs / their_base, 2) if theirs and their_base else None})
     return out
