@@ -359,7 +359,7 @@ def notebooks(folder: Path = typer.Option(Path("notebooks"), help="the folder of
         runs = nb.run_series(folder, out, only=only)
         for r in runs:
             typer.echo(f"{r.source.name:32} {r.seconds:6.0f} s  -> {r.output}")
-        results = out.parent
+        results = Path("results")
         figures = reporting.regenerate_figures(results)
         table = reporting.write(results, readme=None)
         typer.echo(f"\nfigures: {results / 'figures'} ({len(figures)} files)\ntable:   {table}")

@@ -172,7 +172,7 @@ def save_figure(fig: Any, stem: Path) -> list[Path]:
 
     fig.tight_layout()
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: redrawing the same data changes nothing
     plt.close(fig)
     return paths
