@@ -2,7 +2,7 @@
 # Install the system packages praas-kit needs on Debian 12 (bookworm): the Docker engine and
 # Compose, redis-server, OpenStack Swift (for the real S3 server) with memcached, mmdebstrap (for
 # the offline base image), python3-venv, and TeX Live with latexmk and pdftotext (the LaTeX
-# microservice on the local backend and its tests).
+# microservice on the local backend and its tests), and Chromium with its driver (the browser test).
 #
 # Idempotent and non-interactive; run as root. Packages already installed are skipped, and
 # `apt-get update` runs at most once (only when something is missing).
@@ -16,7 +16,7 @@ LOCAL_PACKAGES=(
 )
 PACKAGES=("${LOCAL_PACKAGES[@]}")
 if [[ "${1:-all}" != "local" ]]; then
-  PACKAGES+=(docker.io docker-compose mmdebstrap)
+  PACKAGES+=(docker.io docker-compose mmdebstrap chromium chromium-driver)  # chromium: the JupyterLab browser test
 fi
 
 log() { printf '[install-system] %s\n' "$*"; }

@@ -58,7 +58,9 @@ def _bucket() -> str:
 def _work() -> Workdir:
     global _scratch
     if _scratch is None:
-        _scratch = Path(tempfile.mkdtemp(prefix="praas-latex-faas-"))
+        # in the process's working directory, which its backend removes with it (a killed process runs no
+        # atexit handler; a scratch directory in /tmp would be left behind)
+        _scratch = Path(tempfile.mkdtemp(prefix="latex-faas-", dir=Path.cwd()))
         atexit.register(shutil.rmtree, _scratch, True)
     return Workdir(_scratch)
 

@@ -1,0 +1,123 @@
+"""The series in a real browser: JupyterLab started headless, Debian's Chromium (driven by Selenium) opens
+``01_cloud_processes``, runs all its cells, and the process explorer widget shows its rows. A screenshot goes to
+``results/browser/`` (a CI artefact). The notebook runs on the local backend, so this needs no Docker."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import have, require
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "results" / "browser"
+
+
+def _free_port() -> int:
+    from praas_kit._net import free_port
+
+    return free_port()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    """A headless JupyterLab on a copy of the notebooks; its URL with the token."""
+    require(have("chromium", "chromedriver"), "Debian's chromium and chromium-driver are not installed")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        require(False, "selenium is not installed")
+    require(shutil.which("jupyter-lab", path=str(Path(sys.executable).parent)) is not None, "jupyterlab missing")
+    import nbformat
+
+    root = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", root)
+    nb = nbformat.read(root / "01_cloud_processes.ipynb", as_version=4)
+    for cell in nb.cells:  # no stored outputs or widget state: what the browser shows comes from this run
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, root / "01_cloud_processes.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, PRAAS_BACKEND="local", PRAAS_QUICK="1")
+    cmd = [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log = open(tmp_path / "lab.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n"
+                                       + (tmp_path / "lab.log").read_text()[-3000:]) from None
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/lab/tree/01_cloud_processes.ipynb?token={token}"
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(10)
+        log.close()
+
+
+def _browser() -> object:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1400,1000", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+
+
+def test_jupyterlab_runs_01_and_the_process_explorer_shows_rows(lab: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver = _browser()
+    try:
+        driver.get(lab)  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 90
+        while not driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the notebook did not open"
+            time.sleep(0.5)
+        time.sleep(2)  # the kernel connects
+        menus = driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")  # type: ignore[attr-defined]
+        next(m for m in menus if m.text == "Run").click()
+        items = driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")  # type: ignore[attr-defined]
+        next(i for i in items if i.text == "Run All Cells").click()
+        rows: list[str] = []
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            tables = driver.find_elements(By.XPATH, "//table[.//th[text()='process']]")  # type: ignore[attr-defined]
+            rows = [r.text for t in tables for r in t.find_elements(By.TAG_NAME, "tr")[1:]]
+            if any("alice" in r for r in rows):
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tables[0])  # type: ignore
+                driver.save_screenshot(str(SHOTS / "01_process_explorer.png"))  # type: ignore[attr-defined]
+                break
+            time.sleep(0.1)
+        else:
+            driver.save_screenshot(str(SHOTS / "01_failed.png"))  # type: ignore[attr-defined]
+        assert any("lessons alice ALLOCATED" in r for r in rows), rows
+    finally:
+        driver.quit()  # type: ignore[attr-defined]
