@@ -13,8 +13,12 @@ RUN /opt/praas/bin/pip install --no-index --no-cache-dir --disable-pip-version-c
  && rm -rf /tmp/jupyter-wheels \
  && mkdir -p /home/praas/notebooks \
  && chown praas:praas /home/praas/notebooks
-USER praas
+# Starts as root only to give the lab user the uid of whoever owns the mounted notebooks folder (so that
+# notebooks can be saved whatever the host's uid), then runs Jupyter as that user: see
+# praas_kit/tools/lab_entrypoint.py.
+USER root
 WORKDIR /home/praas
 EXPOSE 8888
-ENTRYPOINT ["/opt/praas/bin/jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", \
+ENTRYPOINT ["/opt/praas/bin/python", "-m", "praas_kit.tools.lab_entrypoint", \
+            "/opt/praas/bin/jupyter", "lab", "--ip=0.0.0.0", "--port=8888", "--no-browser", \
             "--ServerApp.root_dir=/home/praas/notebooks"]

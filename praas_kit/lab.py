@@ -23,7 +23,8 @@ from typing import Any
 from praas_kit.errors import InvalidArgument
 
 BACKENDS = ("local", "docker")
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"  #: the shipped example applications (source checkout)
+#: the shipped example applications: ``PRAAS_EXAMPLES`` (the Docker lab sets it), else the source checkout's
+EXAMPLES = Path(os.environ.get("PRAAS_EXAMPLES") or Path(__file__).resolve().parents[1] / "examples")
 
 
 def default_quick() -> bool:

@@ -65,6 +65,23 @@ def servers_ready(redis: bool = False, s3: bool = False) -> None:
                 require(False, f"{module} is not installed")
 
 
+def chromium() -> object:
+    """A headless Debian Chromium driven by Selenium (skip, or fail in CI, when either is missing)."""
+    require(have("chromium", "chromedriver"), "Debian's chromium and chromium-driver are not installed")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        require(False, "selenium is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1400,1000", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+
+
 def docker_available() -> bool:
     if shutil.which("docker") is None:
         return False

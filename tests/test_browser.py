@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import have, require
+from conftest import chromium, have, require
 
 pytestmark = pytest.mark.browser
 
@@ -77,24 +77,11 @@ def lab(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def _browser() -> object:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,1000", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
-
-
 def test_jupyterlab_runs_01_and_the_process_explorer_shows_rows(lab: str) -> None:
     from selenium.webdriver.common.by import By
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    driver = _browser()
+    driver = chromium()
     try:
         driver.get(lab)  # type: ignore[attr-defined]
         deadline = time.monotonic() + 90

@@ -3,6 +3,7 @@ Redis and JupyterLab; a process created through it runs in a container and swaps
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -41,15 +42,23 @@ def wait_http(url: str, timeout: float) -> None:
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
+FOREIGN_UID = 12345  # a host user that is neither root nor the image's lab user (10001)
+
+
 @pytest.fixture(scope="module")
-def lab():
+def lab(tmp_path_factory):
     require(docker_available(), "no Docker engine")
     cmd = compose_cmd()
     require(cmd is not None, "neither docker-compose nor the compose plugin is installed")
     for image in ("praas-controlplane", "praas-process", "praas-s3", "praas-redis", "praas-jupyter"):
         require(docker_image_exists(f"{image}:latest"), f"image {image} not built (praas images build)")
     base = [*cmd, "-p", PROJECT, "-f", str(COMPOSE_FILE)]
-    env = {"JUPYTER_TOKEN": "smoke-test", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    # the notebooks folder as a student's checkout has it: owned by a host user the image knows nothing of
+    notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks)
+    for path in [notebooks, *notebooks.rglob("*")]:
+        os.chown(path, FOREIGN_UID, FOREIGN_UID)
+    env = {"JUPYTER_TOKEN": "smoke-test", "PATH": "/usr/local/bin:/usr/bin:/bin", "PRAAS_NOTEBOOKS": str(notebooks)}
     up = subprocess.run([*base, "up", "-d"], capture_output=True, text=True, timeout=300, env=env)
     try:
         assert up.returncode == 0, up.stderr[-3000:]
@@ -57,7 +66,7 @@ def lab():
         token = subprocess.run([*base, "exec", "-T", "controlplane", "cat", "/var/lib/praas/token"],
                                capture_output=True, text=True, timeout=60, env=env).stdout.strip()
         assert token
-        yield base, env, token
+        yield base, env, token, notebooks
     finally:
         logs = subprocess.run([*base, "logs", "--tail", "30"], capture_output=True, text=True, env=env).stdout
         down = subprocess.run([*base, "down", "-v", "--remove-orphans"], capture_output=True, text=True,
@@ -66,10 +75,19 @@ def lab():
                                    text=True).stdout.split()
         subprocess.run(["docker", "rm", "-f", *leftovers], capture_output=True)
         assert down.returncode == 0, down.stderr[-2000:] + logs
+        assert not leftovers, f"process containers left after down -v: {leftovers}"
+        names = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True,
+                               text=True).stdout.split()
+        networks = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True,
+                                  text=True).stdout.split()
+        volumes = subprocess.run(["docker", "volume", "ls", "--format", "{{.Name}}"], capture_output=True,
+                                 text=True).stdout.split()
+        assert not [n for n in names if n.startswith(PROJECT)], names
+        assert "praas-lab" not in networks and not [v for v in volumes if v.startswith(PROJECT)], (networks, volumes)
 
 
 def test_lab_control_plane_runs_processes_in_containers(lab):
-    _base, _env, token = lab
+    _base, _env, token, _notebooks = lab
     with praas_kit.connect("http://127.0.0.1:8080", token=token) as cp:
         assert cp.healthz()["backend"] == "docker"
         app = cp.create_application("smoke", code="/examples/counter.py")
@@ -95,3 +113,92 @@ def test_lab_jupyter_and_storage_answer(lab):
     s3.create_bucket(Bucket="smoke")
     s3.put_object(Bucket="smoke", Key="k", Body=b"v")
     assert s3.get_object(Bucket="smoke", Key="k")["Body"].read() == b"v"
+
+
+def test_a_student_saves_a_notebook_and_uses_the_sdk_from_the_lab(lab):
+    """The lab user can write the mounted folder whatever the host uid (the entrypoint adopts the owner's uid),
+    and code from the shipped examples reaches the control plane at the same path as from the lab."""
+    base, env, _token, notebooks = lab
+    wait_http("http://127.0.0.1:8888/api", 120)
+    api = "http://127.0.0.1:8888/api/contents/Untitled.ipynb?token=smoke-test"
+    empty = {"type": "notebook", "format": "json",
+             "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
+    assert httpx.put(api, json=empty, timeout=30).status_code in (200, 201)
+    saved = notebooks / "Untitled.ipynb"
+    assert saved.is_file() and saved.stat().st_uid == FOREIGN_UID
+    assert httpx.get("http://127.0.0.1:8888/api/contents/01_cloud_processes.ipynb?token=smoke-test",
+                     timeout=30).status_code == 200
+    code = ("import praas_kit\nfrom praas_kit import lab\ncp = praas_kit.connect()\n"
+            "app = cp.create_application('from-lab', code=lab.EXAMPLES / 'counter.py')\n"
+            "p = app.create_process('a')\nprint(p.invoke('add', {'n': 2}).json())\n"
+            "p.delete()\napp.delete()\n")
+    done = subprocess.run([*base, "exec", "-T", "jupyter", "/opt/praas/bin/python", "-c", code], capture_output=True,
+                          text=True, timeout=180, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "{'total': 2}"
+
+
+@pytest.mark.browser
+def test_the_lab_in_a_browser(lab):
+    """As a student: Chromium opens JupyterLab with the token, a new notebook connects with the SDK, creates an
+    application from the shipped examples and shows an invocation's result, the notebook is saved, and
+    01_cloud_processes opens. Screenshots go to results/browser/."""
+    import json
+
+    from conftest import chromium
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    _base, _env, token, notebooks = lab
+    wait_http("http://127.0.0.1:8888/api", 120)
+    shots = ROOT / "results" / "browser"
+    shots.mkdir(parents=True, exist_ok=True)
+    source = ("import praas_kit\nfrom praas_kit import lab\ncp = praas_kit.connect()\n"
+              "app = cp.create_application('browser', code=lab.EXAMPLES / 'counter.py')\n"
+              "print('RESULT', app.create_process('b').invoke('add', {'n': 40}).json())")
+    nb = {"cells": [{"cell_type": "code", "source": source, "metadata": {}, "outputs": [], "execution_count": None}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    put = httpx.put("http://127.0.0.1:8888/api/contents/student.ipynb?token=smoke-test",
+                    json={"type": "notebook", "format": "json", "content": nb}, timeout=30)
+    assert put.status_code in (200, 201), put.text
+    driver = chromium()
+    try:
+        driver.get("http://127.0.0.1:8888/lab/tree/student.ipynb?token=smoke-test")  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 120
+        while not driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"):  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the notebook did not open"
+            time.sleep(0.5)
+        time.sleep(3)  # the kernel starts
+        menus = driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")  # type: ignore[attr-defined]
+        next(m for m in menus if m.text == "Run").click()
+        items = driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")  # type: ignore[attr-defined]
+        next(i for i in items if i.text == "Run All Cells").click()
+        deadline, shown = time.monotonic() + 180, ""
+        while time.monotonic() < deadline and "RESULT" not in shown:
+            shown = " ".join(e.text for e in driver.find_elements(  # type: ignore[attr-defined]
+                By.CSS_SELECTOR, ".jp-OutputArea-output"))
+            time.sleep(0.5)
+        driver.save_screenshot(str(shots / "lab_student_notebook.png"))  # type: ignore[attr-defined]
+        assert "RESULT {'total': 40}" in shown, shown
+        driver.find_element(By.CSS_SELECTOR, ".jp-Notebook").click()  # type: ignore[attr-defined]
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.CONTROL, "s")  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            saved = json.loads((notebooks / "student.ipynb").read_text())
+            if saved["cells"][0].get("outputs"):
+                break
+            time.sleep(0.5)
+        assert saved["cells"][0]["outputs"], "the notebook was not saved with its output"
+        assert (notebooks / "student.ipynb").stat().st_uid == FOREIGN_UID
+        driver.get("http://127.0.0.1:8888/lab/tree/01_cloud_processes.ipynb?token=smoke-test")  # type: ignore
+        deadline = time.monotonic() + 60
+        while "Cloud processes" not in driver.page_source:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "01_cloud_processes did not open"
+            time.sleep(0.5)
+        driver.save_screenshot(str(shots / "lab_01_cloud_processes.png"))  # type: ignore[attr-defined]
+    finally:
+        driver.quit()  # type: ignore[attr-defined]
+        with praas_kit.connect("http://127.0.0.1:8080", token=token) as cp:
+            for p in cp.application("browser").processes():
+                cp.application("browser").delete_process(p.name)

@@ -1,0 +1,59 @@
+"""The Jupyter lab container's entrypoint: run the lab as the owner of the mounted notebooks folder.
+
+``python -m praas_kit.tools.lab_entrypoint COMMAND...``. The folder ``/home/praas/notebooks`` is bind-mounted
+from the host and owned by the host user, whose uid is rarely the image user's (10001), so the lab could not
+save a notebook. Started as root, this gives the image user ``praas`` the folder owner's uid and gid (a
+root-owned folder keeps 10001), hands the user's own home (not the mounted folders) to it, and runs COMMAND
+as that user. Started as any other user, it runs COMMAND unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HOME = Path("/home/praas")
+NOTEBOOKS = HOME / "notebooks"
+MOUNTED = (NOTEBOOKS, HOME / "examples")
+DEFAULT_ID = 10001
+
+
+def owner(path: Path) -> tuple[int, int]:
+    """(uid, gid) the lab should run as for ``path``: its owner, or the default user for root or no folder."""
+    try:
+        st = path.stat()
+    except OSError:
+        return DEFAULT_ID, DEFAULT_ID
+    if st.st_uid == 0:
+        return DEFAULT_ID, DEFAULT_ID
+    return st.st_uid, st.st_gid
+
+
+def adopt(uid: int, gid: int, user: str = "praas") -> None:
+    """Give ``user`` this uid and gid and its home's files (not the mounted folders)."""
+    subprocess.run(["groupmod", "-o", "-g", str(gid), user], check=True)
+    subprocess.run(["usermod", "-o", "-u", str(uid), "-g", str(gid), user], check=True)
+    for root, dirs, files in os.walk(HOME):
+        dirs[:] = [d for d in dirs if Path(root, d) not in MOUNTED]
+        for name in [*dirs, *files]:
+            os.lchown(os.path.join(root, name), uid, gid)
+    os.lchown(HOME, uid, gid)
+
+
+def main(argv: list[str]) -> None:
+    if not argv:
+        sys.exit("usage: python -m praas_kit.tools.lab_entrypoint COMMAND...")
+    if os.getuid() == 0:
+        uid, gid = owner(NOTEBOOKS)
+        adopt(uid, gid)
+        os.setgroups([gid])
+        os.setgid(gid)
+        os.setuid(uid)
+        os.environ["HOME"] = str(HOME)
+    os.execvp(argv[0], argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
