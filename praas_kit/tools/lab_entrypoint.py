@@ -4,7 +4,9 @@
 from the host and owned by the host user, whose uid is rarely the image user's (10001), so the lab could not
 save a notebook. Started as root, this gives the image user ``praas`` the folder owner's uid and gid (a
 root-owned folder keeps 10001), hands the user's own home (not the mounted folders) to it, and runs COMMAND
-as that user. Started as any other user, it runs COMMAND unchanged.
+as that user. The control plane's token file (``$PRAAS_HOME/token``) is readable by uid 10001 only, so, still
+as root, it reads the token into ``PRAAS_TOKEN`` for Jupyter and its kernels (``praas_kit.connect()`` with no
+arguments then works from any notebook). Started as any other user, it runs COMMAND unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HOME = Path("/home/praas")
@@ -42,10 +45,28 @@ def adopt(uid: int, gid: int, user: str = "praas") -> None:
     os.lchown(HOME, uid, gid)
 
 
+def read_token(wait: float = 60.0) -> str | None:
+    """The control plane's token from ``$PRAAS_HOME/token`` (waiting up to ``wait`` seconds for it to appear),
+    or None without ``PRAAS_HOME``."""
+    home = os.environ.get("PRAAS_HOME")
+    if not home:
+        return None
+    path, deadline = Path(home) / "token", time.monotonic() + wait
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit("usage: python -m praas_kit.tools.lab_entrypoint COMMAND...")
     if os.getuid() == 0:
+        token = read_token()
+        if token and not os.environ.get("PRAAS_TOKEN"):
+            os.environ["PRAAS_TOKEN"] = token
         uid, gid = owner(NOTEBOOKS)
         adopt(uid, gid)
         os.setgroups([gid])
