@@ -82,6 +82,24 @@ def chromium() -> object:
     return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
 
 
+def open_and_run_all(driver: object, url: str, timeout: float = 120) -> None:
+    """In JupyterLab at ``url``: wait for the notebook to open and its kernel to start, then Run > Run All Cells."""
+    import time
+
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    driver.get(url)  # type: ignore[attr-defined]
+    while not driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, f"the notebook at {url} did not open"
+        time.sleep(0.5)
+    time.sleep(3)  # the kernel starts
+    menus = driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")  # type: ignore[attr-defined]
+    next(m for m in menus if m.text == "Run").click()
+    items = driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")  # type: ignore[attr-defined]
+    next(i for i in items if i.text == "Run All Cells").click()
+
+
 def docker_available() -> bool:
     if shutil.which("docker") is None:
         return False

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import chromium, have, require
+from conftest import chromium, have, open_and_run_all, require
 
 pytestmark = pytest.mark.browser
 
@@ -83,16 +83,7 @@ def test_jupyterlab_runs_01_and_the_process_explorer_shows_rows(lab: str) -> Non
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver = chromium()
     try:
-        driver.get(lab)  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 90
-        while not driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"):  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, "the notebook did not open"
-            time.sleep(0.5)
-        time.sleep(2)  # the kernel connects
-        menus = driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")  # type: ignore[attr-defined]
-        next(m for m in menus if m.text == "Run").click()
-        items = driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")  # type: ignore[attr-defined]
-        next(i for i in items if i.text == "Run All Cells").click()
+        open_and_run_all(driver, lab)
         rows: list[str] = []
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:

@@ -145,7 +145,7 @@ def test_the_lab_in_a_browser(lab):
     01_cloud_processes opens. Screenshots go to results/browser/."""
     import json
 
-    from conftest import chromium
+    from conftest import chromium, open_and_run_all
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -164,16 +164,7 @@ def test_the_lab_in_a_browser(lab):
     assert put.status_code in (200, 201), put.text
     driver = chromium()
     try:
-        driver.get("http://127.0.0.1:8888/lab/tree/student.ipynb?token=smoke-test")  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 120
-        while not driver.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell"):  # type: ignore[attr-defined]
-            assert time.monotonic() < deadline, "the notebook did not open"
-            time.sleep(0.5)
-        time.sleep(3)  # the kernel starts
-        menus = driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-itemLabel")  # type: ignore[attr-defined]
-        next(m for m in menus if m.text == "Run").click()
-        items = driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-itemLabel")  # type: ignore[attr-defined]
-        next(i for i in items if i.text == "Run All Cells").click()
+        open_and_run_all(driver, "http://127.0.0.1:8888/lab/tree/student.ipynb?token=smoke-test")
         deadline, shown = time.monotonic() + 180, ""
         while time.monotonic() < deadline and "RESULT" not in shown:
             shown = " ".join(e.text for e in driver.find_elements(  # type: ignore[attr-defined]
