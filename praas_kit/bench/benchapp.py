@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from praas_kit import Invocation, function
@@ -55,25 +56,53 @@ def self_echo(inv: Invocation, ctx: Any) -> list[float]:
 
 
 # ------------------------------------------------------------------ channels
+def _round_trips(a: dict[str, Any], step: Callable[[int], Any]) -> list[float]:
+    """Run ``step(i)`` for ``warmup`` + ``n`` rounds (the benchmark's arguments ``a``); the seconds of each round
+    after the warm-up."""
+    warmup, out = int(a.get("warmup", 10)), []
+    for i in range(warmup + int(a["n"])):
+        t0 = time.perf_counter()
+        step(i)
+        if i >= warmup:
+            out.append(time.perf_counter() - t0)
+    return out
+
+
+def _rounds(a: dict[str, Any]) -> range:
+    """The round numbers of an answering side: warm-up and measured rounds alike."""
+    return range(int(a.get("warmup", 10)) + int(a["n"]))
+
+
+def _poll(fetch: Callable[[], bytes | None], what: str, limit: float) -> bytes:
+    """Call ``fetch()`` until it returns bytes, sleeping 1, 2, 3... ms between tries (the paper's back-off);
+    ``TimeoutError`` after ``limit`` seconds."""
+    delay, deadline = 0.001, time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = fetch()
+        if value is not None:
+            return value
+        time.sleep(delay)
+        delay += 0.001
+    raise TimeoutError(f"no {what}")
+
+
 @function
 def ping(inv: Invocation, ctx: Any) -> list[float]:
     """Send to ``peer`` and wait for the answer, ``n`` times (after ``warmup``); the round-trip times."""
     a = inv.json()
     payload, peer, key = b"x" * int(a["size"]), a["peer"], a.get("key", "pp")
-    out = []
-    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
-        t0 = time.perf_counter()
+
+    def step(_: int) -> None:
         ctx.send(peer, key, payload)
         ctx.recv(peer, key, timeout=30)
-        if i >= int(a.get("warmup", 10)):
-            out.append(time.perf_counter() - t0)
-    return out
+
+    return _round_trips(a, step)
 
 
 @function
 def pong(inv: Invocation, ctx: Any) -> None:
     a = inv.json()
-    for _ in range(int(a.get("warmup", 10)) + int(a["n"])):
+    for _ in _rounds(a):
         ctx.send(a["peer"], a.get("key", "pp"), ctx.recv(a["peer"], a.get("key", "pp"), timeout=30))
 
 
@@ -109,7 +138,7 @@ def raw_pong(inv: Invocation, ctx: Any) -> None:
     port = sock.bind_to_random_port(f"tcp://{'0.0.0.0' if host != '127.0.0.1' else host}")
     ctx.send(a["peer"], "raw-addr", f"tcp://{host}:{port} {pub.decode()}")
     try:
-        for _ in range(int(a.get("warmup", 10)) + int(a["n"])):
+        for _ in _rounds(a):
             sock.send(sock.recv())
     finally:
         # linger: the last echo may still be queued (a large CurveZMQ message is encrypted in libzmq's I/O thread);
@@ -130,17 +159,16 @@ def raw_ping(inv: Invocation, ctx: Any) -> list[float]:
         pub, sec = zmq.curve_keypair()
         sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = key.encode(), pub, sec
     sock.connect(addr)
-    payload, out = b"x" * int(a["size"]), []
+    payload = b"x" * int(a["size"])
+
+    def step(_: int) -> None:
+        sock.send(payload)
+        sock.recv()
+
     try:
-        for i in range(int(a.get("warmup", 10)) + int(a["n"])):
-            t0 = time.perf_counter()
-            sock.send(payload)
-            sock.recv()
-            if i >= int(a.get("warmup", 10)):
-                out.append(time.perf_counter() - t0)
+        return _round_trips(a, step)
     finally:
         sock.close()
-    return out
 
 
 def _redis(url: str) -> Any:
@@ -154,19 +182,18 @@ def redis_ping(inv: Invocation, ctx: Any) -> list[float]:
     """Round trips through Redis lists: RPUSH to the peer's list, BLPOP from ours (``poll``: SET + polling GET
     with a linear back-off of 1, 2, 3... ms, as the paper's benchmark did)."""
     a = inv.json()
-    r, payload, out = _redis(a["url"]), b"x" * int(a["size"]), []
+    r, payload = _redis(a["url"]), b"x" * int(a["size"])
     mine, theirs = f"{a['key']}:ping", f"{a['key']}:pong"
-    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
-        t0 = time.perf_counter()
+
+    def step(i: int) -> None:
         if a.get("poll"):
             r.set(f"{theirs}:{i}", payload)
             _poll_get(r, f"{mine}:{i}")
         else:
             r.rpush(theirs, payload)
             r.blpop([mine], timeout=30)
-        if i >= int(a.get("warmup", 10)):
-            out.append(time.perf_counter() - t0)
-    return out
+
+    return _round_trips(a, step)
 
 
 @function
@@ -174,7 +201,7 @@ def redis_pong(inv: Invocation, ctx: Any) -> None:
     a = inv.json()
     r = _redis(a["url"])
     mine, theirs = f"{a['key']}:pong", f"{a['key']}:ping"
-    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+    for i in _rounds(a):
         if a.get("poll"):
             r.set(f"{theirs}:{i}", _poll_get(r, f"{mine}:{i}"))
         else:
@@ -183,15 +210,16 @@ def redis_pong(inv: Invocation, ctx: Any) -> None:
 
 
 def _poll_get(r: Any, key: str, limit: float = 30.0) -> bytes:
-    delay, deadline = 0.001, time.monotonic() + limit
-    while time.monotonic() < deadline:
+    """GET ``key`` until it exists (the back-off of :func:`_poll`), delete it; its bytes."""
+
+    def fetch() -> bytes | None:
         value = r.get(key)
-        if value is not None:
-            r.delete(key)
-            return bytes(value)
-        time.sleep(delay)
-        delay += 0.001
-    raise TimeoutError(f"no {key} in Redis")
+        if value is None:
+            return None
+        r.delete(key)
+        return bytes(value)
+
+    return _poll(fetch, f"{key} in Redis", limit)
 
 
 # ------------------------------------------------------------------ S3 baseline
@@ -216,15 +244,14 @@ def s3_ping(inv: Invocation, ctx: Any) -> list[float]:
     poll GetObject of ours with a linear back-off of 1, 2, 3... ms, delete it. Arguments: ``endpoint``,
     ``bucket`` (existing), ``access_key``, ``secret_key``, ``key`` (prefix), ``size``, ``n``, ``warmup``."""
     a = inv.json()
-    s3, payload, out = _s3(a), b"x" * int(a["size"]), []
+    s3, payload = _s3(a), b"x" * int(a["size"])
     mine, theirs = f"{a['key']}/ping", f"{a['key']}/pong"
-    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
-        t0 = time.perf_counter()
+
+    def step(i: int) -> None:
         s3.put_object(Bucket=a["bucket"], Key=f"{theirs}/{i}", Body=payload)
         _poll_get_s3(s3, a["bucket"], f"{mine}/{i}")
-        if i >= int(a.get("warmup", 10)):
-            out.append(time.perf_counter() - t0)
-    return out
+
+    return _round_trips(a, step)
 
 
 @function
@@ -233,20 +260,18 @@ def s3_pong(inv: Invocation, ctx: Any) -> None:
     a = inv.json()
     s3 = _s3(a)
     mine, theirs = f"{a['key']}/pong", f"{a['key']}/ping"
-    for i in range(int(a.get("warmup", 10)) + int(a["n"])):
+    for i in _rounds(a):
         s3.put_object(Bucket=a["bucket"], Key=f"{theirs}/{i}", Body=_poll_get_s3(s3, a["bucket"], f"{mine}/{i}"))
 
 
 def _poll_get_s3(s3: Any, bucket: str, key: str, limit: float = 60.0) -> bytes:
-    """GetObject ``key`` until it exists (sleeping 1, 2, 3... ms between tries), delete it; its bytes."""
-    delay, deadline = 0.001, time.monotonic() + limit
-    while time.monotonic() < deadline:
+    """GetObject ``key`` until it exists (the back-off of :func:`_poll`), delete it; its bytes."""
+
+    def fetch() -> bytes | None:
         try:
             resp = s3.get_object(Bucket=bucket, Key=key)
         except s3.exceptions.NoSuchKey:
-            time.sleep(delay)
-            delay += 0.001
-            continue
+            return None
         body = resp["Body"]
         try:
             data = bytes(body.read())
@@ -254,4 +279,5 @@ def _poll_get_s3(s3: Any, bucket: str, key: str, limit: float = 60.0) -> bytes:
             body.close()
         s3.delete_object(Bucket=bucket, Key=key)
         return data
-    raise TimeoutError(f"no {key} in S3 bucket {bucket}")
+
+    return _poll(fetch, f"{key} in S3 bucket {bucket}", limit)
