@@ -22,7 +22,7 @@ STAGE_LABEL = "praas-kit.stage"
 #: Bump to rebuild every image after a change of this module's recipe.
 RECIPE_VERSION = "1"
 #: Extras of praas-kit installed in the venv of the images.
-RUNTIME_EXTRAS = ("docker", "s3", "baselines")
+RUNTIME_EXTRAS = ("docker", "s3", "baselines", "kmeans")
 #: Extra packages of the Jupyter image.
 JUPYTER_PACKAGES = ("jupyterlab", "matplotlib", "ipywidgets")
 #: The glibc of Debian bookworm, assumed when the base image's Python cannot tell its own.
