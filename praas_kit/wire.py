@@ -22,6 +22,9 @@ type        fields                                       meaning
                                                          stored durably, without it: delivered
 ``cinv``    ``id``, ``dst``, ``fn`` str                  process -> control plane: invoke a peer that
                                                          is not running (the control plane swaps it in)
+``call``    ``id``, ``app``, ``fn``, ``tok`` str,          client -> control plane's invocation gateway
+            [``proc`` str, ``timeout`` number]            (:mod:`praas_kit.control.gateway`); answered
+                                                         with ``res`` (plus ``proc``, ``inv``)
 ``ping``    ``id`` str                                   liveness; answered with ``pong``
 ``pong``    ``id`` str
 ``err``     ``err`` dict                                 the peer could not decode a frame
@@ -70,6 +73,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "msg": {"src": _STR, "ep": _STR, "key": _STR, "seq": _INT},
     "ack": {"dst": _STR, "seq": _INT, "ok": _BOOL},
     "cinv": {"id": _STR, "dst": _STR, "fn": _STR},
+    "call": {"id": _STR, "app": _STR, "fn": _STR, "tok": _STR},
     "ping": {"id": _STR},
     "pong": {"id": _STR},
     "err": {"err": _DICT},

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from praas_kit import __version__
 from praas_kit.control.controller import Controller
+from praas_kit.control.gateway import Gateway
 from praas_kit.control.registry import ProcRecord
 from praas_kit.control.schemas import (
     AppBody,
@@ -32,6 +33,7 @@ from praas_kit.control.schemas import (
     CredentialsModel,
     DeletedModel,
     ErrorBody,
+    GatewayModel,
     HealthModel,
     KilledModel,
     ProcessBody,
@@ -97,7 +99,7 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-def create_app(controller: Controller, token: str) -> FastAPI:
+def create_app(controller: Controller, token: str, gateway: Gateway | None = None) -> FastAPI:
     """The FastAPI application serving ``controller``, guarded by ``token``."""
     api = FastAPI(title="praas-kit control plane", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url=None,
@@ -165,6 +167,14 @@ def create_app(controller: Controller, token: str) -> FastAPI:
     async def healthz() -> dict[str, Any]:
         """Liveness (no auth)."""
         return {"ok": True, "version": __version__, "backend": controller.backend_name}
+
+    @api.get("/gateway", dependencies=guarded, responses=ERRORS, tags=["invocation"], response_model=GatewayModel)
+    async def gateway_info() -> dict[str, Any]:
+        """Where the invocation gateway listens (the invoke route over ZeroMQ: :mod:`praas_kit.control.gateway`);
+        404 when this control plane runs none."""
+        if gateway is None:
+            raise NotFound("this control plane runs no invocation gateway")
+        return gateway.describe()
 
     @api.get("/apps", dependencies=guarded, responses=ERRORS, tags=["applications"],
              response_model=ApplicationListModel)

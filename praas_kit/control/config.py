@@ -71,6 +71,7 @@ class ControlPlaneConfig:
     mailbox_bytes: int | None = _f("PRAAS_MAILBOX_BYTES")  # None: a quarter of the process's memory
     pool_prefix: str = _f("PRAAS_POOL_PREFIX", "pool-")
     ctl_port: int = _f("PRAAS_CTL_PORT", 0)  # the process endpoint's port (0: any free port)
+    gateway_port: int = _f("PRAAS_GATEWAY_PORT", 0)  # the invocation gateway's port (0: any free; -1: no gateway)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ControlPlaneConfig:

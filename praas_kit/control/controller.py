@@ -224,6 +224,7 @@ class Controller:
             raise BackendError(f"process {rec.name!r} exited during start-up ({exc.message}); its log:\n"
                                + logs) from None
         try:
+            address = self.backend.public_address(handle, address)
             self.held.flush(session)
             cur = self._transition(rec.app, rec.name, Event.ALLOCATED, address=address, error=None, log=None)
         except BaseException as exc:  # a way out of ALLOCATING/SWAPPING_IN whatever went wrong
@@ -423,10 +424,11 @@ class Controller:
                                + (f"; the end of its log:\n{last}" if last else ""))
             if not session.connected.done():
                 session.connected.set_exception(died)
-            for fut in session.pending.values():
+            pending = list(session.pending.values())  # a future's callbacks may release its own entry
+            session.pending.clear()
+            for fut in pending:
                 if not fut.done():
                     fut.set_exception(died)
-            session.pending.clear()
             if rec.status in LIVE:
                 self._transition(app, name, Event.DIED, error=died.message, address=None, log=tail or None)
             self.sessions.drop(app, name)

@@ -108,7 +108,8 @@ class Invoker:
         """Send an invocation and return at once with its :class:`PendingCall` (call ``done()`` after).
 
         With ``wait_ready=False`` this never blocks: it returns ``None`` when the target would first
-        have to be swapped in or created (the caller then uses a thread and ``wait_ready=True``).
+        have to be swapped in or created, or when no pooled process is idle (the caller then uses a thread
+        and ``wait_ready=True``).
         """
         self.lifecycle.get_application(app)
         validate_function_name(fn)
@@ -121,9 +122,10 @@ class Invoker:
         timeout = self.cfg.invoke_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         if not wait_ready:
-            if process is None or not self._claim(app, process):
+            found = self._claim_idle(app) if process is None else process if self._claim(app, process) else None
+            if found is None:
                 return None
-            name = process
+            name = found
         elif process is not None:
             name = self._ready(app, process, deadline)
         else:
@@ -170,20 +172,37 @@ class Invoker:
                 raise Timeout(f"process {name!r} did not become ready (it is {rec.status.value})")
             time.sleep(0.01)
 
+    def _claim_idle(self, app: str) -> str | None:
+        """Count an invocation against an idle, connected pooled process of ``app`` (``None``: there is none,
+        or another thread is choosing one right now); never blocks."""
+        if not self._pool_lock.acquire(blocking=False):
+            return None
+        try:
+            return self._scan_pool(app)[0]
+        finally:
+            self._pool_lock.release()
+
+    def _scan_pool(self, app: str) -> tuple[str | None, str | None]:
+        """With the pool lock held: an idle pooled process, claimed (or ``None``), and a swapped-out one."""
+        swapped = None
+        for rec in self.registry.processes(app):
+            if not rec.pooled:
+                continue
+            if rec.status == Status.ALLOCATED:
+                with self.sessions.lock:
+                    session = self.sessions.get(app, rec.name)
+                    if session is not None and session.ident is not None and not session.busy():
+                        session.cp_inflight += 1
+                        return rec.name, swapped
+            elif rec.status == Status.SWAPPED_OUT and swapped is None:
+                swapped = rec.name
+        return None, swapped
+
     def _pick_pooled(self, app: str, deadline: float) -> str:
         with self._pool_lock:
-            swapped = None
-            for rec in self.registry.processes(app):
-                if not rec.pooled:
-                    continue
-                if rec.status == Status.ALLOCATED:
-                    with self.sessions.lock:
-                        session = self.sessions.get(app, rec.name)
-                        if session is not None and session.ident is not None and not session.busy():
-                            session.cp_inflight += 1
-                            return rec.name
-                elif rec.status == Status.SWAPPED_OUT and swapped is None:
-                    swapped = rec.name
+            idle, swapped = self._scan_pool(app)
+            if idle is not None:
+                return idle
             if swapped is not None:
                 return self._ready(app, swapped, deadline)
             n = 0

@@ -42,6 +42,12 @@ class HealthModel(BaseModel):
     backend: str
 
 
+class GatewayModel(BaseModel):
+    port: int
+    public_key: str | None
+    max_payload: int
+
+
 class ApplicationModel(BaseModel):
     """An application."""
 
@@ -135,7 +141,8 @@ class KilledModel(BaseModel):
     killed: str
 
 
-__all__ = ["AppBody", "ProcessBody", "ErrorBody", "HealthModel", "ApplicationModel", "ApplicationListModel",
+__all__ = ["AppBody", "ProcessBody", "ErrorBody", "HealthModel", "GatewayModel", "ApplicationModel",
+           "ApplicationListModel",
            "SnapshotModel", "MetricsModel", "ProcessModel", "ProcessListModel", "CredentialsModel", "SwapReportModel",
            "DeletedModel",
            "KilledModel"]

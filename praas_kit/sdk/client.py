@@ -12,6 +12,7 @@ only the protocol modules (wire, payload, names, errors, lifecycle, home), never
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,20 +26,29 @@ from praas_kit.lifecycle import Status
 from praas_kit.names import validate_name
 from praas_kit.payload import Result, encode_payload
 from praas_kit.sdk.dataplane import DataPlaneClient, Unreachable
+from praas_kit.sdk.gateway import GatewayClient
 from praas_kit.sdk.models import ApplicationInfo, ProcessInfo, SwapReport
 
 _C = TypeVar("_C", bound="ControlPlaneClient")
+log = logging.getLogger("praas_kit.sdk")
 
 
 class ControlPlaneClient:
-    """A connection to one control plane. Close it (or use ``with``) when done."""
+    """A connection to one control plane. Close it (or use ``with``) when done.
 
-    def __init__(self, url: str, token: str, timeout: float = 330.0) -> None:
+    Invocations through the control plane (:meth:`Application.invoke`) use its invocation gateway (the
+    invoke route over ZeroMQ, :mod:`praas_kit.sdk.gateway`) when it runs one and ``gateway`` is true, else
+    the REST route; both give the same results and errors.
+    """
+
+    def __init__(self, url: str, token: str, timeout: float = 330.0, gateway: bool = True) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        self.timeout = timeout
         self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
         self.data_plane = DataPlaneClient()
         self._credentials: dict[str, KeyPair | None] = {}
+        self._gateway: GatewayClient | None | bool = gateway  # True: not asked yet; False/None: REST only
 
     def __enter__(self: _C) -> _C:
         return self
@@ -99,6 +109,23 @@ class ControlPlaneClient:
     def processes(self) -> list[ProcessInfo]:
         """Every process of every application (one request)."""
         return _flatten(self.request("GET", "/processes").json())
+
+    def gateway(self) -> GatewayClient | None:
+        """The control plane's invocation gateway (asked once), or ``None`` when invocations use REST."""
+        if self._gateway is True:
+            try:
+                info = self.request("GET", "/gateway").json()
+            except PraasError:  # none, or a control plane from before the gateway
+                self._gateway = None
+            else:
+                self._gateway = GatewayClient(self.data_plane, self.url, self.token, info, self.timeout)
+        return self._gateway if isinstance(self._gateway, GatewayClient) else None
+
+    def stop_using_gateway(self, why: str) -> None:
+        """Send every later invocation through the REST route."""
+        if self._gateway:
+            log.info("invoking through the REST route from now on: %s", why)
+        self._gateway = None
 
     def credentials(self, app: str) -> KeyPair | None:
         """The client key pair of ``app``'s data plane (``None`` when it is not authenticated); asked once."""
@@ -169,14 +196,21 @@ class Application:
         """Invoke through the control plane: sticky with ``process`` (swapped in if needed), else any idle
         pooled process."""
         check_timeout(timeout, "invocation")
-        params: dict[str, Any] = {}
         if process is not None:
             validate_name(process, "process name")
+        payload = encode_payload(data)
+        gateway = self.cp.gateway()
+        if gateway is not None:
+            try:
+                return gateway.invoke(self.name, function, payload, process, timeout)
+            except Unreachable as exc:  # the request was not delivered: REST is safe
+                self.cp.stop_using_gateway(str(exc))
+        params: dict[str, Any] = {}
+        if process is not None:
             params["process"] = process
         if timeout is not None:
             params["timeout"] = timeout
-        resp = self.cp.request("POST", f"/apps/{self.name}/invoke/{function}", content=encode_payload(data),
-                               params=params)
+        resp = self.cp.request("POST", f"/apps/{self.name}/invoke/{function}", content=payload, params=params)
         return Result(resp.content, resp.headers.get("x-praas-content-type", "b"),
                       resp.headers.get("x-praas-process"), resp.headers.get("x-praas-invocation"))
 
@@ -267,16 +301,18 @@ class Process:
         self.app.delete_process(self.name)
 
 
-def connect(url: str | None = None, token: str | None = None, home: str | Path | None = None) -> ControlPlaneClient:
+def connect(url: str | None = None, token: str | None = None, home: str | Path | None = None,
+            gateway: bool = True) -> ControlPlaneClient:
     """Connect to a running control plane.
 
     ``url`` and ``token`` default to ``PRAAS_URL`` / ``PRAAS_TOKEN``, then to what a control plane
     started on this machine wrote into ``~/.praas`` (``endpoint.json`` and ``token``; ``PRAAS_HOME``).
+    ``gateway=False`` sends invocations through the REST route even where the invocation gateway runs.
     """
     h = Path(home) if home else default_home()
     url = url or os.environ.get("PRAAS_URL") or read_endpoint(h)
     token = token or os.environ.get("PRAAS_TOKEN") or read_token(h)
-    return ControlPlaneClient(str(url), token)
+    return ControlPlaneClient(str(url), token, gateway=gateway)
 
 
 __all__ = ["ControlPlaneClient", "Application", "Process", "connect"]

@@ -24,6 +24,7 @@ import itertools
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import zmq
@@ -131,23 +132,33 @@ class DataPlaneClient:
         Raises the remote error, :class:`ProcessDied`, :class:`Unreachable`, :class:`Unauthorized`,
         :class:`Timeout`, or :class:`InvalidState` once the client is closed.
         """
+        name = process or address
+        return self.request(address, lambda inv_id: wire.invoke_header(inv_id, fn), fn, payload, timeout,
+                            f"process {name}", name, server_key, client)
+
+    def request(self, address: str, header: Callable[[str], bytes], fn: str, payload: bytes, timeout: float | None,
+                peer: str, process: str, server_key: str | None = None, client: KeyPair | None = None) -> Result:
+        """Send ``[header(call id), payload]`` to ``address`` and wait for the ``res`` with that id; the errors
+        of :meth:`invoke` (``peer`` describes the other side in them). The result names ``process`` unless the
+        reply names the process (``proc``) and the invocation id (``inv``) itself, as the gateway's do."""
         if self._closed.is_set():
             raise InvalidState("the data-plane client is closed")
         conn = self._conn(address, server_key, client)
         with conn.in_use:
             try:
-                return self._call(conn, address, fn, payload, timeout, process or address)
+                return self._call(conn, address, header, fn, payload, timeout, peer, process)
             finally:
                 if self._closed.is_set():  # closed by another thread meanwhile: this thread owns the socket
                     self.forget(address)
 
-    def _call(self, conn: _Conn, address: str, fn: str, payload: bytes, timeout: float | None, who: str) -> Result:
+    def _call(self, conn: _Conn, address: str, header: Callable[[str], bytes], fn: str, payload: bytes,
+              timeout: float | None, peer: str, process: str) -> Result:
         try:
             conn.events()  # connection events from before this call are history
         except ProcessDied:
             pass
         inv_id = self._prefix + str(next(_ids))
-        conn.sock.send_multipart([wire.invoke_header(inv_id, fn), payload], copy=len(payload) < ZERO_COPY_MIN)
+        conn.sock.send_multipart([header(inv_id), payload], copy=len(payload) < ZERO_COPY_MIN)
         sent = time.monotonic()
         deadline = None if timeout is None else sent + timeout
         sock = conn.sock
@@ -169,14 +180,15 @@ class DataPlaneClient:
                     conn.events()
                 except ProcessDied:
                     self.forget(address)
-                    raise ProcessDied(f"process {who} disconnected during the invocation of {fn!r}") from None
+                    raise ProcessDied(f"{peer} disconnected during the invocation of {fn!r}") from None
                 if conn.refused and not conn.ready:
                     self.forget(address)
-                    raise Unauthorized(f"process {who} refused this client's key (a key of another application, "
+                    raise Unauthorized(f"{peer} refused this client's key (a key of another application, "
                                        "or of an earlier incarnation)") from None
                 if not conn.ready and time.monotonic() - sent > CONNECT_TIMEOUT:
                     self.forget(address)  # the request is dropped unsent
-                    raise Unreachable(f"no process answered at {address} within {CONNECT_TIMEOUT} s") from None
+                    raise Unreachable(f"nothing answered at {address} ({peer}) within {CONNECT_TIMEOUT} s") \
+                        from None
                 continue
             finally:
                 if short:
@@ -189,7 +201,7 @@ class DataPlaneClient:
             if not hdr["ok"]:
                 raise from_dict(hdr.get("err"))
             data = body.bytes if len(body) < ZERO_COPY_MIN else body  # large results stay zero-copy (Result.buffer)
-            return Result(data, str(hdr.get("ct", "b")), who, inv_id)
+            return Result(data, str(hdr.get("ct", "b")), str(hdr.get("proc", process)), str(hdr.get("inv", inv_id)))
 
     def close(self) -> None:
         """Close the client (from any thread): every socket no call is using now is closed; a call still
