@@ -274,7 +274,7 @@ def images_list() -> None:
 
 @app.command()
 def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels, "
-                                                   "state, swap, latex or profile"),
+                                                   "state, swap, latex, kmeans or profile"),
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),

@@ -17,4 +17,5 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "latex": ("praas_kit.bench.latex", "run_latex_benchmark"),
     "state": ("praas_kit.bench.state", "run_state_benchmark"),
     "swap": ("praas_kit.bench.swap", "run_swap_benchmark"),
+    "kmeans": ("praas_kit.bench.kmeans", "run_kmeans_benchmark"),
 }

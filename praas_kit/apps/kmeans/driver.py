@@ -52,6 +52,11 @@ class RunResult:
         return sum(r.read_s for r in self.reports)
 
     @property
+    def init_s(self) -> float:
+        """Σ over workers of the initial broadcast (including the wait for rank 0's read)."""
+        return sum(r.init_s for r in self.reports)
+
+    @property
     def sync_s(self) -> float:
         """Σ over workers of the sync phase (all-reduce, every epoch)."""
         return sum(r.sync_s for r in self.reports)

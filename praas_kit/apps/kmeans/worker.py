@@ -2,9 +2,10 @@
 all-reduce; the same loop for every variant (only the :class:`~praas_kit.apps.kmeans.exchange.Exchange` differs).
 
 A :class:`Job` is what the client sends each worker (JSON); a :class:`WorkerReport` is what the worker returns:
-its phase times (``read_s``: the shard from S3; ``compute_s``: :func:`~praas_kit.apps.kmeans.algorithm.partial`
-summed over epochs; ``sync_s``: the initial broadcast plus every epoch's all-reduce and
-:func:`~praas_kit.apps.kmeans.algorithm.combine`, summed), the final centroids and the error of each epoch.
+its phase times (``read_s``: the shard from S3; ``init_s``: receiving (or, on rank 0, broadcasting) the initial
+centroids, which includes waiting for rank 0's read; ``compute_s``: :func:`~praas_kit.apps.kmeans.algorithm.partial`
+summed over epochs; ``sync_s``: every epoch's all-reduce and :func:`~praas_kit.apps.kmeans.algorithm.combine`,
+summed), the final centroids and the error of each epoch.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class WorkerReport:
 
     rank: int
     read_s: float
+    init_s: float
     sync_s: float
     compute_s: float
     total_s: float
@@ -111,8 +113,8 @@ def run_worker(job: Job, read: Callable[[], Points], ex: Exchange) -> WorkerRepo
         ex.publish("init", centroids.astype("<f8").tobytes())
     else:
         centroids = np.frombuffer(ex.fetch("init", 0), "<f8").reshape(k, d).astype(np.float64)
-    sync = time.perf_counter() - t_read
-    compute = 0.0
+    init = time.perf_counter() - t_read
+    sync = compute = 0.0
     errors = []
     for epoch in range(job.epochs):
         t0 = time.perf_counter()
@@ -124,7 +126,7 @@ def run_worker(job: Job, read: Callable[[], Points], ex: Exchange) -> WorkerRepo
         compute += t1 - t0
         sync += t2 - t1
         errors.append(error)
-    return WorkerReport(job.rank, t_read - t_start, sync, compute, time.perf_counter() - t_start, ex.requests,
+    return WorkerReport(job.rank, t_read - t_start, init, sync, compute, time.perf_counter() - t_start, ex.requests,
                         centroids.tolist(), errors)
 
 
