@@ -1,8 +1,8 @@
 """praas-kit: Process-as-a-Service (PraaS, SoCC'24) in Python.
 
 Function code imports ``function``, ``SELF`` and ``ANY``; clients use :func:`connect`,
-:func:`local` or :func:`docker_deployment`. Heavy modules (FastAPI, httpx, docker) load only
-when a client needs them, so a process starts fast.
+:func:`local`, :func:`docker_deployment` or :func:`swarm_deployment`. Heavy modules (FastAPI, httpx,
+docker) load only when a client needs them, so a process starts fast.
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ from praas_kit.payload import Result
 if TYPE_CHECKING:
     from praas_kit.deploy.docker import docker_deployment
     from praas_kit.deploy.local import local
+    from praas_kit.deploy.swarm import swarm_deployment
     from praas_kit.sdk.client import connect
 
 __version__ = "0.2.0"
 
 __all__ = [
     "function", "SELF", "ANY", "Invocation", "Result", "Status", "connect", "local", "docker_deployment",
+    "swarm_deployment",
     "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
     "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
     "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "ProtocolError", "BackendError", "StorageError",
@@ -57,6 +59,7 @@ _LAZY = {
     "connect": "praas_kit.sdk.client",
     "local": "praas_kit.deploy.local",
     "docker_deployment": "praas_kit.deploy.docker",
+    "swarm_deployment": "praas_kit.deploy.swarm",
 }
 __getattr__ = lazy_exports(__name__, _LAZY)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 APP_CODE = Path(__file__).parent / "apps" / "testapp.py"
-BACKENDS = ["local", "docker"]  # the backends the integration suite and the contract suite run on
+BACKENDS = ["local", "docker", "swarm"]  # the backends the integration suite and the contract suite run on
 
 
 def require(ok: bool, reason: str) -> None:
@@ -124,16 +124,61 @@ def _docker_ready() -> None:
     require(docker_image_exists(image_names.PROCESS), f"image {image_names.PROCESS} not built (praas images build)")
 
 
+class _SwarmForTests:
+    """A Swarm held for the test session (:func:`praas_kit.swarm_engine.swarm_lease`): initialised on first
+    use if the engine has none, left again at the end of the session (``pytest_sessionfinish``, also when
+    tests fail) if this session created it."""
+
+    def __init__(self) -> None:
+        self._lease = None
+        self.error: str | None = None
+
+    def ensure(self) -> None:
+        if self._lease is not None or self.error is not None:
+            return
+        from praas_kit import docker_engine, swarm_engine
+        from praas_kit.errors import BackendError
+
+        try:
+            lease = swarm_engine.swarm_lease(docker_engine.connect())
+            lease.__enter__()
+            self._lease = lease
+        except BackendError as exc:
+            self.error = exc.message
+
+    def release(self) -> None:
+        if self._lease is not None:
+            lease, self._lease = self._lease, None
+            lease.__exit__(None, None, None)
+
+
+SWARM = _SwarmForTests()
+
+
+def _swarm_ready() -> None:
+    _docker_ready()
+    SWARM.ensure()
+    require(SWARM.error is None, f"no Docker Swarm: {SWARM.error}")
+
+
 #: what each backend needs on the machine (a check that skips, or fails in CI, when it is missing)
-BACKEND_NEEDS = {"local": lambda: None, "docker": _docker_ready}
+BACKEND_NEEDS = {"local": lambda: None, "docker": _docker_ready, "swarm": _swarm_ready}
+#: backend options for tests: on a 2-vCPU machine a Swarm node reserves a fraction of each process's vCPUs
+SWARM_TEST_OPTIONS = {"reserve": 0.05}
 
 
 def make_plane(backend: str, home: Path, **options):
-    """An embedded control plane on ``backend`` (a client that owns it)."""
+    """An embedded control plane on ``backend`` (a client that owns it). On ``swarm``: a
+    :func:`praas_kit.swarm_deployment` (the S3 server as a Swarm service, swaps to S3)."""
     from praas_kit.control.config import ControlPlaneConfig
     from praas_kit.deploy.local import start_embedded
 
     BACKEND_NEEDS[backend]()
+    if backend == "swarm":
+        from praas_kit.deploy.swarm import swarm_deployment
+
+        options["backend_options"] = {**SWARM_TEST_OPTIONS, **options.get("backend_options", {})}
+        return swarm_deployment(home=home, **options)
     return start_embedded(ControlPlaneConfig(home=home, port=0, backend=backend).with_options(**options))
 
 
@@ -167,7 +212,9 @@ def app(plane) -> Iterator:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """In CI (``PRAAS_REQUIRE_ALL=1``) any skipped test fails the run: nothing is skipped silently."""
+    """Leave a Swarm this session created. In CI (``PRAAS_REQUIRE_ALL=1``) any skipped test fails the run:
+    nothing is skipped silently."""
+    SWARM.release()
     if os.environ.get("PRAAS_REQUIRE_ALL") != "1":
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKEND_NEEDS, BACKENDS
+from conftest import BACKEND_NEEDS, BACKENDS, SWARM_TEST_OPTIONS
 
 from praas_kit import wire
 from praas_kit.backends import Backend, ProcessSpec, names, open_backend
@@ -53,6 +53,7 @@ def write(invocation, context):
 CONTRACT_OPTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "local": lambda tmp: {},
     "docker": lambda tmp: {"network": f"praas-contract-{uuid.uuid4().hex[:8]}"},
+    "swarm": lambda tmp: {"network": f"praas-contract-{uuid.uuid4().hex[:8]}", **SWARM_TEST_OPTIONS},
 }
 
 
@@ -132,7 +133,7 @@ def _spec(endpoint: Endpoint, code: Path, proc: str, store: Any = None) -> Proce
 
 
 def test_registry_knows_the_backends_and_names_them_in_errors(tmp_path: Path) -> None:
-    assert {"local", "docker"} <= set(names())
+    assert {"local", "docker", "swarm"} <= set(names())
     with pytest.raises(BackendError, match="known: .*docker.*local"):
         open_backend("no-such-backend", tmp_path, {})
     with pytest.raises(BackendError, match="bad option"):
@@ -146,9 +147,10 @@ def test_start_connect_invoke_stop(kit: tuple[Backend, Endpoint, Exits, Path]) -
     ident, hello = endpoint.expect("p").result(timeout=60)
     assert (hello["app"], hello["proc"], hello["secret"]) == ("contract", "p", "secret-p")
     assert backend.alive(handle)
+    address = backend.public_address(handle, hello["addr"])  # where clients reach it
     dp = DataPlaneClient()
     try:
-        assert dp.invoke(hello["addr"], "echo", b"over the data plane", timeout=10).payload == b"over the data plane"
+        assert dp.invoke(address, "echo", b"over the data plane", timeout=10).payload == b"over the data plane"
     finally:
         dp.close()
     assert "serving at" in backend.logs(handle)
@@ -186,10 +188,11 @@ def test_swap_store_reaches_the_runtime_privately(kit: tuple[Backend, Endpoint, 
     store = DirectoryStore(tmp_path / "swaps", fsync=False)
     handle = backend.start(_spec(endpoint, code, "s", store=store), exits.callback("s"))
     ident, hello = endpoint.expect("s").result(timeout=60)
+    address = backend.public_address(handle, hello["addr"])
     dp = DataPlaneClient()
     try:
-        seen = dp.invoke(hello["addr"], "environment", b"", timeout=10).json()
-        dp.invoke(hello["addr"], "write", b"v", timeout=10)
+        seen = dp.invoke(address, "environment", b"", timeout=10).json()
+        dp.invoke(address, "write", b"v", timeout=10)
     finally:
         dp.close()
     assert not seen["secrets_file_left"]

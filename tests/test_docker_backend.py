@@ -214,14 +214,14 @@ def test_missing_image_and_unreachable_engine(engine: Any, network_name: str) ->
 def test_stores_say_what_they_need_in_a_container(engine: Any, network_name: str, tmp_path: Path) -> None:
     """A store's container view: an S3 endpoint on the host's loopback becomes the bridge gateway, another
     host name stays; a directory store is bind-mounted at the same path, writable for the container user."""
-    from praas_kit.backends.docker import DockerBackend, _ContainerStoreHost
+    from praas_kit.backends.docker import DockerBackend
     from praas_kit.storage.faulty import FaultyStore
     from praas_kit.storage.s3 import S3Store
 
     backend = DockerBackend(network=network_name)
     try:
         volumes: dict[str, dict[str, str]] = {}
-        host = _ContainerStoreHost(backend, volumes)
+        host = backend.store_host(volumes)
         s3 = S3Store("http://127.0.0.1:9000", "b", "key", "secret").process_view(host)
         assert s3["endpoint"] == f"http://{backend.gateway}:9000" and volumes == {}
         assert S3Store("http://s3:9000", "b").process_view(host)["endpoint"] == "http://s3:9000"

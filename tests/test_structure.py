@@ -151,6 +151,7 @@ def test_status_strings_live_in_the_lifecycle_only() -> None:
 def test_public_names() -> None:
     assert sorted(praas_kit.__all__) == sorted([
         "function", "SELF", "ANY", "Invocation", "Result", "Status", "connect", "local", "docker_deployment",
+        "swarm_deployment",
         "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
         "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
         "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "ProtocolError", "BackendError", "StorageError",

@@ -1,5 +1,5 @@
-"""Compute backends: where cloud processes run (``local`` host subprocesses, ``docker`` containers),
-a plug-in point with a registry."""
+"""Compute backends: where cloud processes run (``local`` host subprocesses, ``docker`` containers,
+``swarm`` Docker Swarm services), a plug-in point with a registry."""
 
 from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
 from praas_kit.backends.registry import backend_class, names, open_backend, register

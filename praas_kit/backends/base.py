@@ -98,6 +98,12 @@ class Backend(ABC):
     def alive(self, handle: Handle) -> bool:
         """Whether the runtime of ``handle`` still runs."""
 
+    def public_address(self, handle: Handle, advertised: str) -> str:
+        """The data-plane address by which clients and peer processes reach the runtime of ``handle``, given
+        the one it advertised in its hello (called once the runtime connected). The default: the advertised
+        one. A backend whose runtimes are reachable only through a published port (``swarm``) maps it."""
+        return advertised
+
     def check_code(self, code: str, image: str | None = None) -> list[str]:
         """Import application code in a throw-away process shaped like the ones that will run it; the names
         of its functions. :class:`~praas_kit.errors.InvalidArgument` names what is wrong with it.

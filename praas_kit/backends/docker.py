@@ -37,49 +37,22 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import stat
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from praas_kit import docker_engine, image_names
-from praas_kit.backends import docker_code
-from praas_kit.backends.base import CODE_CHECK_TIMEOUT, Backend, ExitCallback, Handle, ProcessSpec, parse_code_check
+from praas_kit.backends import containers, docker_code
+from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
+from praas_kit.backends.containers import DATA_PORT, SECRETS_FILE, STATE_DIR
 from praas_kit.backends.docker_events import ExitWatcher, Tracked
-from praas_kit.errors import BackendError, InvalidArgument
+from praas_kit.errors import BackendError
 
 log = logging.getLogger("praas_kit.backends.docker")
 
 DEFAULT_NETWORK = "praas-net"
-DATA_PORT = 8000
-STATE_DIR = "/state"
-SECRETS_FILE = "/run/praas/secrets.json"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
-
-
-class _ContainerStoreHost:
-    """What one container start offers a swap store (:class:`~praas_kit.storage.base.ProcessHost`):
-    a host directory bind-mounted at the same path, and endpoints rewritten for the bridge."""
-
-    def __init__(self, backend: DockerBackend, volumes: docker_code.Volumes) -> None:
-        self.backend, self.volumes = backend, volumes
-
-    def share_directory(self, path: Path) -> str:
-        root = str(Path(path).resolve())
-        self.backend.prepare_shared_dir(Path(root))
-        self.volumes[root] = {"bind": root, "mode": "rw"}
-        return root
-
-    def reach(self, url: str) -> str:
-        parts = urlsplit(url)
-        if (parts.hostname or "") not in LOOPBACK_HOSTS or self.backend.in_container:
-            return url
-        netloc = self.backend.gateway + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class DockerBackend(Backend):
@@ -135,7 +108,7 @@ class DockerBackend(Backend):
         #: whether this control plane runs in a container of the same engine (Docker Compose)
         self.in_container = me is not None
         self.code_transfer = code_transfer or ("copy" if self.in_container else "mount")
-        in_container_ip = self._own_ip_on_network(me) if me is not None else None
+        in_container_ip = containers.own_ip_on_network(me, self.network) if me is not None else None
         self._control_host = control_host or in_container_ip or self.gateway
         self._control_bind = control_bind or ("0.0.0.0" if (control_host or in_container_ip) else self.gateway)
         self.exits = ExitWatcher(self.client, f"{self._label('owner')}={self.owner}")
@@ -145,19 +118,6 @@ class DockerBackend(Backend):
     # ================================================================ labels and network
     def _label(self, suffix: str = "") -> str:
         return f"{self.label_prefix}.{suffix}" if suffix else self.label_prefix
-
-    def _own_ip_on_network(self, me: Any) -> str | None:
-        """This control plane's IP on the network (its container is attached to the network if it is not)."""
-        ip = docker_engine.container_ip(me, self.network_name)
-        if ip is None:
-            try:
-                self.network.connect(me)
-                log.info("attached this control plane's container %s to network %s", me.name, self.network_name)
-            except self._engine_errors as exc:
-                log.warning("the control plane's container %s is not on network %s and cannot join it (%s): "
-                            "processes will not reach it; set control_host", me.name, self.network_name, exc)
-            ip = docker_engine.container_ip(me, self.network_name)
-        return ip
 
     @property
     def control_bind(self) -> str:
@@ -169,25 +129,13 @@ class DockerBackend(Backend):
 
     # ================================================================ start
     def _check_image(self, image: str) -> None:
-        if image in self._images_ok:
-            return
-        if not docker_engine.image_exists(self.client, image):
-            raise BackendError(f"Docker image {image!r} not found; {image_names.BUILD_HINT}")
-        self._images_ok.add(image)
+        containers.check_image(self.client, image, self._images_ok)
 
-    def prepare_shared_dir(self, root: Path) -> None:
-        """Make a directory that containers share with the host exist and writable for the container user."""
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            ids = docker_code.parse_user(self.run_as)
-            st = root.stat()
-            if ids is not None and os.geteuid() == 0:
-                if (st.st_uid, st.st_gid) != ids:
-                    os.chown(root, *ids)
-            elif not st.st_mode & stat.S_IWOTH:
-                os.chmod(root, 0o777)
-        except OSError as exc:
-            raise BackendError(f"cannot make the shared directory {root} usable by the containers ({exc})") from None
+    def store_host(self, volumes: docker_code.Volumes) -> containers.StoreHost:
+        """What a container start offers a swap store: bind mounts added to ``volumes``, loopback endpoints
+        rewritten to the bridge's gateway (unchanged when the control plane runs in a container)."""
+        return containers.StoreHost(self.run_as, lambda root: volumes.update({root: {"bind": root, "mode": "rw"}}),
+                                    None if self.in_container else self.gateway)
 
     def container_name(self, spec: ProcessSpec) -> str:
         """``praas-<app>-<proc>-<incarnation>``."""
@@ -203,7 +151,7 @@ class DockerBackend(Backend):
         volumes: docker_code.Volumes = {}
         archives: list[tuple[str, bytes]] = []
         staged = code = None
-        view = spec.store.process_view(_ContainerStoreHost(self, volumes)) if spec.store is not None else None
+        view = spec.store.process_view(self.store_host(volumes)) if spec.store is not None else None
         secrets = json.dumps(spec.secrets_for(view)).encode()
         archives.append(("/run", docker_code.private_file_archive(Path(SECRETS_FILE).name, secrets, ids)))
         if spec.code and self.code_transfer == "copy":
@@ -215,11 +163,8 @@ class DockerBackend(Backend):
         elif spec.code:
             code_volumes, code, staged = docker_code.mount(spec.code, spec.incarnation, ids)
             volumes.update(code_volumes)
-        cfg = spec.config.replace(bind=f"tcp://*:{DATA_PORT}", state_dir=Path(STATE_DIR), parent_pid=None,
-                                  code=code, secrets_file=Path(SECRETS_FILE))
-        env = cfg.to_env() | {"PYTHONUNBUFFERED": "1", "MALLOC_ARENA_MAX": "2"}
-        labels = {self._label(): "1", self._label("app"): spec.app, self._label("process"): spec.proc,
-                  self._label("incarnation"): spec.incarnation, self._label("owner"): self.owner}
+        env = containers.runtime_env(spec, code)
+        labels = containers.process_labels(self.label_prefix, spec, self.owner)
         memory = int(spec.memory_mb) << 20
         kwargs: dict[str, Any] = {
             "name": name, "environment": env, "user": self.run_as, "labels": labels, "detach": True,
@@ -271,31 +216,10 @@ class DockerBackend(Backend):
     def check_code(self, code: str, image: str | None = None) -> list[str]:
         """The code check in a throw-away container of the application's image (no network, the process
         user, the code copied in), so that user code never runs on the control plane's host."""
-        src = Path(code)
-        if not src.exists():
-            raise InvalidArgument(f"application code {code!r} does not exist")
         image = image or self.image
         self._check_image(image)
-        try:
-            container = self.client.containers.create(
-                image, entrypoint=["/opt/praas/bin/python", "-m", "praas_kit.process.codecheck",
-                                   f"{docker_code.CODE_DIR}/{src.name}"],
-                user=self.run_as, network_disabled=True, labels={self._label(): "1", self._label("owner"): self.owner},
-                cap_drop=["ALL"], security_opt=["no-new-privileges"], mem_limit=512 << 20, pids_limit=256)
-        except self._engine_errors as exc:
-            raise BackendError(f"cannot create a container to check the application code: {exc}") from None
-        try:
-            container.put_archive(docker_code.CODE_DIR, docker_code.archive(src))
-            container.start()
-            container.wait(timeout=CODE_CHECK_TIMEOUT)
-            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
-        except self._engine_errors as exc:
-            raise BackendError(f"checking the application code in a container failed: {exc}") from None
-        finally:
-            with contextlib.suppress(*self._engine_errors):
-                container.remove(force=True)
-        return parse_code_check(stdout, stderr)
+        return containers.check_code_in_container(self.client, image, code, self.run_as,
+                                                  {self._label(): "1", self._label("owner"): self.owner})
 
     # ================================================================ stop, kill, recover
     @staticmethod

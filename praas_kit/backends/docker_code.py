@@ -66,6 +66,20 @@ def readable_by(path: Path, ids: tuple[int, int] | None) -> bool:
         return False
 
 
+def code_files(src: Path) -> list[tuple[str, Path]]:
+    """The files of the code at ``src`` (a module file or a package directory) as ``(path under the code
+    directory, host path)``, ``<name>/...`` for a package, without caches; sorted."""
+    if src.is_file():
+        return [(src.name, src)]
+    out = []
+    for root, dirs, files in os.walk(src):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for f in sorted(files):
+            path = Path(root) / f
+            out.append((f"{src.name}/{path.relative_to(src).as_posix()}", path))
+    return out
+
+
 def archive(src: Path) -> bytes:
     """A tar of ``src`` (a file or a package directory) as ``<name>``: root-owned, read-only, no caches."""
 
@@ -135,5 +149,5 @@ def remove_staged(staged: str | None) -> None:
         shutil.rmtree(staged, ignore_errors=True)
 
 
-__all__ = ["CODE_DIR", "Volumes", "parse_user", "readable_by", "archive", "private_file_archive", "mount",
+__all__ = ["CODE_DIR", "Volumes", "parse_user", "readable_by", "code_files", "archive", "private_file_archive", "mount",
            "remove_staged"]

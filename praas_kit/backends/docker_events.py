@@ -1,9 +1,11 @@
-"""Following container exits through the Docker engine's event stream.
+"""Reporting the exits of containers (and Swarm tasks) exactly once.
 
-One thread per :class:`ExitWatcher` follows the engine's ``die`` events of the containers with one
-label and calls each tracked container's callback exactly once, in a thread of its own (a
-``docker kill`` gives 137). If the event stream breaks, it is re-opened and the tracked containers
-are reconciled with their inspected state, so no exit is lost or reported twice.
+:class:`ExitReports` keeps the runtimes being followed (by container id, or by service id for the
+``swarm`` backend) and calls each one's callback exactly once, in a thread of its own
+(:meth:`ExitReports.fire`). :class:`ExitWatcher` feeds it from the Docker engine's event stream: one
+thread follows the ``die`` events of the containers with one label (a ``docker kill`` gives 137); if
+the stream breaks, it is re-opened and the tracked containers are reconciled with their inspected
+state, so no exit is lost or reported twice.
 """
 
 from __future__ import annotations
@@ -33,22 +35,13 @@ class Tracked:
     staged_code: str | None = None
 
 
-class ExitWatcher:
-    """Reports the exits of the containers labelled ``label`` (``"key=value"``) that were :meth:`track`-ed."""
+class ExitReports:
+    """The runtimes whose exit is reported, by id; each exit is reported once (:meth:`fire`)."""
 
-    def __init__(self, client: Any, label: str) -> None:
-        self.client = client
-        self.label = label
-        self._errors = engine_errors()
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.tracked: dict[str, Tracked] = {}  # container id -> record
+        self.tracked: dict[str, Tracked] = {}  # id -> record
         self._closed = False
-        try:
-            self._events = self._subscribe(since=None)
-        except self._errors as exc:
-            raise BackendError(f"cannot follow the Docker engine's events: {exc}") from None
-        self._thread = threading.Thread(target=self._watch, name="praas-docker-events", daemon=True)
-        self._thread.start()
 
     def track(self, cid: str, record: Tracked) -> None:
         with self._lock:
@@ -66,14 +59,58 @@ class ExitWatcher:
         with self._lock:
             return all(t.exited.is_set() for t in self.tracked.values())
 
+    def pending(self) -> list[str]:
+        """Ids of the tracked runtimes whose exit is not reported yet."""
+        with self._lock:
+            return [key for key, t in self.tracked.items() if not t.exited.is_set()]
+
     def close(self) -> list[Tracked]:
-        """Stop following events; the records still tracked."""
+        """Stop following exits; the records still tracked."""
         self._closed = True
-        with contextlib.suppress(Exception):
-            self._events.close()
         with self._lock:
             left = list(self.tracked.values())
             self.tracked.clear()
+        return left
+
+    def fire(self, key: str, code: int) -> None:
+        """Report the exit of ``key`` once (later calls for the same id do nothing)."""
+        with self._lock:
+            t = self.tracked.get(key)
+            if t is None or t.exited.is_set():
+                return
+            t.exit_code = code
+            t.exited.set()
+        log.info("%s exited with code %s", t.name, code)
+
+        def call() -> None:
+            try:
+                t.on_exit(code)
+            except Exception:
+                log.exception("on_exit callback of %s failed", t.name)
+
+        threading.Thread(target=call, name=f"exit-{t.name}", daemon=True).start()
+
+
+class ExitWatcher(ExitReports):
+    """Reports the exits of the containers labelled ``label`` (``"key=value"``) that were :meth:`track`-ed."""
+
+    def __init__(self, client: Any, label: str) -> None:
+        super().__init__()
+        self.client = client
+        self.label = label
+        self._errors = engine_errors()
+        try:
+            self._events = self._subscribe(since=None)
+        except self._errors as exc:
+            raise BackendError(f"cannot follow the Docker engine's events: {exc}") from None
+        self._thread = threading.Thread(target=self._watch, name="praas-docker-events", daemon=True)
+        self._thread.start()
+
+    def close(self) -> list[Tracked]:
+        """Stop following events; the records still tracked."""
+        left = super().close()
+        with contextlib.suppress(Exception):
+            self._events.close()
         return left
 
     def _subscribe(self, since: float | None) -> Any:
@@ -111,9 +148,7 @@ class ExitWatcher:
     def _reconcile(self) -> None:
         """Report the exits that happened while the event stream was down."""
         docker_errors = self._errors[0]
-        with self._lock:
-            ids = [cid for cid, t in self.tracked.items() if not t.exited.is_set()]
-        for cid in ids:
+        for cid in self.pending():
             try:
                 st = self.client.api.inspect_container(cid)["State"]
             except docker_errors as exc:
@@ -125,23 +160,5 @@ class ExitWatcher:
             if not st.get("Running") and st.get("Status") not in ("created", "restarting"):
                 self.fire(cid, int(st.get("ExitCode", -1)))
 
-    def fire(self, cid: str, code: int) -> None:
-        """Report the exit of ``cid`` once (later calls for the same container do nothing)."""
-        with self._lock:
-            t = self.tracked.get(cid)
-            if t is None or t.exited.is_set():
-                return
-            t.exit_code = code
-            t.exited.set()
-        log.info("container %s exited with code %s", t.name, code)
 
-        def call() -> None:
-            try:
-                t.on_exit(code)
-            except Exception:
-                log.exception("on_exit callback of %s failed", t.name)
-
-        threading.Thread(target=call, name=f"exit-{t.name}", daemon=True).start()
-
-
-__all__ = ["ExitWatcher", "Tracked"]
+__all__ = ["ExitReports", "ExitWatcher", "Tracked"]

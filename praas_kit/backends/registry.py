@@ -1,7 +1,8 @@
 """The compute-backend registry: backends by name.
 
-Built-in backends are ``local`` (:mod:`praas_kit.backends.local`) and ``docker``
-(:mod:`praas_kit.backends.docker`). A package adds one with :func:`register`, or with an entry
+Built-in backends are ``local`` (:mod:`praas_kit.backends.local`), ``docker``
+(:mod:`praas_kit.backends.docker`) and ``swarm`` (:mod:`praas_kit.backends.swarm`). A package adds
+one with :func:`register`, or with an entry
 point in the group ``praas_kit.backends`` whose value is a :class:`~praas_kit.backends.base.Backend`
 subclass (``"module:Class"``). Modules load when their backend is first used, so the Docker SDK is
 imported only by a control plane that runs containers.
@@ -20,6 +21,7 @@ from praas_kit.errors import BackendError
 BACKENDS: Plugins[Backend] = Plugins("backend", Backend, "praas_kit.backends", {
     "local": "praas_kit.backends.local:LocalBackend",
     "docker": "praas_kit.backends.docker:DockerBackend",
+    "swarm": "praas_kit.backends.swarm:SwarmBackend",
 }, BackendError)
 
 register = BACKENDS.register

@@ -50,6 +50,18 @@ class StorageEndpoints:
     def redis_url(self) -> str | None:
         return f"redis://{self.redis_host}:{self.redis_port}/0" if self.redis_host else None
 
+    def swap_store(self, s3_options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The spec of an S3 swap store on this server (``s3_options`` tune the S3 client)."""
+        return {"kind": "s3", "endpoint": self.s3_endpoint, "bucket": S3_BUCKET, "access_key": self.s3_access_key,
+                "secret_key": self.s3_secret_key, "region": self.s3_region, "prefix": "", **(s3_options or {})}
+
+    def wait(self) -> None:
+        """Wait until the servers started answer."""
+        if self.s3_endpoint:
+            wait_s3(self, 60)
+        if self.redis_host:
+            wait_tcp(self.redis_host, self.redis_port, 30, "Redis")
+
 
 class DockerDeployment(EmbeddedClient):
     """A connected SDK client that owns a docker-backend control plane, its storage containers and its
@@ -111,7 +123,8 @@ def _start_storage(res: _Resources, image: str, name: str, tag: str) -> str:
     return ip
 
 
-def _wait_tcp(host: str, port: int, timeout: float, what: str) -> None:
+def wait_tcp(host: str, port: int, timeout: float, what: str) -> None:
+    """Wait until ``host:port`` accepts TCP connections (:class:`BackendError` naming ``what`` after ``timeout`` s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -122,7 +135,8 @@ def _wait_tcp(host: str, port: int, timeout: float, what: str) -> None:
     raise BackendError(f"{what} at {host}:{port} did not come up within {timeout} s")
 
 
-def _wait_s3(storage: StorageEndpoints, timeout: float) -> None:
+def wait_s3(storage: StorageEndpoints, timeout: float) -> None:
+    """Wait until the deployment's S3 server answers (:class:`BackendError` after ``timeout`` s)."""
     from praas_kit.storage.s3 import S3Store
 
     assert storage.s3_endpoint is not None
@@ -166,16 +180,11 @@ def docker_deployment(swap: str = "s3", redis: bool = False, home: str | Path | 
             storage.s3_endpoint = f"http://{_start_storage(res, image_names.S3, f'praas-s3-{tag}', tag)}:9000"
         if redis:
             storage.redis_host = _start_storage(res, image_names.REDIS, f"praas-redis-{tag}", tag)
-        if storage.s3_endpoint:
-            _wait_s3(storage, 60)
-        if storage.redis_host:
-            _wait_tcp(storage.redis_host, storage.redis_port, 30, "Redis")
+        storage.wait()
         cfg.backend_options = {"network": res.network_name, **({"image": image} if image else {}),
                                **cfg.backend_options}
         if swap == "s3":
-            cfg.swap_store = {"kind": "s3", "endpoint": storage.s3_endpoint, "bucket": S3_BUCKET,
-                              "access_key": storage.s3_access_key, "secret_key": storage.s3_secret_key,
-                              "region": storage.s3_region, "prefix": "", **(s3_options or {})}
+            cfg.swap_store = storage.swap_store(s3_options)
         plane = ControlPlane(cfg).start()
     except BaseException:
         res.release()
@@ -185,4 +194,4 @@ def docker_deployment(swap: str = "s3", redis: bool = False, home: str | Path | 
     return DockerDeployment(plane, tmp, res, storage)
 
 
-__all__ = ["docker_deployment", "DockerDeployment", "StorageEndpoints", "S3_BUCKET"]
+__all__ = ["docker_deployment", "DockerDeployment", "StorageEndpoints", "S3_BUCKET", "LABEL", "wait_tcp", "wait_s3"]
