@@ -31,16 +31,15 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from praas_kit.apps.kmeans.driver import PHASES, VARIANTS
 from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
 from praas_kit.errors import InvalidArgument
 
 log = logging.getLogger("praas_kit.bench.kmeans")
 
-VARIANTS = ("praas", "redis", "s3")
 NAMES = {"praas": "PraaS", "redis": "FaaS + Redis", "s3": "FaaS + S3"}
 #: the paper's system for each of our variants (datasets/paper/kmeans.csv)
 PAPER_SYSTEMS = {"praas": "praas", "redis": "knative-redis", "s3": "knative-s3"}
-PHASES = ("read", "init", "compute", "sync")
 EXPERIMENTS = ("kmeans", *(f"kmeans-{p}" for p in PHASES), "kmeans-requests")
 QUICK_POINTS = [1000, 4000]
 FULL_POINTS = [10_000, 25_000, 50_000, 100_000, 200_000]
@@ -129,8 +128,8 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
                     if rep < warmup:
                         continue
                     rows[("kmeans", v, n)].values.append(res.wall_s)
-                    for phase in PHASES:
-                        rows[(f"kmeans-{phase}", v, n)].values.append(getattr(res, f"{phase}_s"))
+                    for phase, seconds in res.phases.items():
+                        rows[(f"kmeans-{phase}", v, n)].values.append(seconds)
                     rows[("kmeans-requests", v, n)].values.append(float(sum(r.requests for r in res.reports)))
             params["centroids"][str(n)] = _agreement(last)
     csv_path, meta_path = save(list(rows.values()), out, "kmeans", params)
@@ -261,6 +260,7 @@ def plot(csv_path: Path) -> list[Path]:
     figure on AWS (8 workers, 100 epochs, 100k-1000k points per worker), same line styles."""
     plt = pyplot()
     from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
 
     rows = [r for r in load_rows(csv_path) if r.values]
     m = medians(rows)
@@ -313,6 +313,7 @@ def plot(csv_path: Path) -> list[Path]:
     theirs.set_xlabel("points per worker")
     theirs.set_ylabel("time [s]")
     for ax in (lines, theirs):
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k"))
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.35)
         ax.legend(fontsize=7)

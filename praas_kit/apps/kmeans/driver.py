@@ -33,6 +33,7 @@ log = logging.getLogger("praas_kit.apps.kmeans")
 
 APP_CODE = Path(__file__).parent / "kmeans_app.py"  #: the application code (pass as ``code=``)
 BUCKET = "praas-kmeans"
+PHASES = ("read", "init", "compute", "sync")  #: the phases a worker times
 
 
 @dataclass
@@ -47,24 +48,11 @@ class RunResult:
     reports: list[WorkerReport]
 
     @property
-    def read_s(self) -> float:
-        """Σ over workers of the read phase."""
-        return sum(r.read_s for r in self.reports)
-
-    @property
-    def init_s(self) -> float:
-        """Σ over workers of the initial broadcast (including the wait for rank 0's read)."""
-        return sum(r.init_s for r in self.reports)
-
-    @property
-    def sync_s(self) -> float:
-        """Σ over workers of the sync phase (all-reduce, every epoch)."""
-        return sum(r.sync_s for r in self.reports)
-
-    @property
-    def compute_s(self) -> float:
-        """Σ over workers of the compute phase (local partials, every epoch)."""
-        return sum(r.compute_s for r in self.reports)
+    def phases(self) -> dict[str, float]:
+        """Σ over workers of each phase in seconds: ``read`` (the shard from S3), ``init`` (the initial centroids,
+        including the wait for rank 0's read), ``compute`` (local partials) and ``sync`` (the all-reduce), every
+        epoch."""
+        return {p: sum(getattr(r, f"{p}_s") for r in self.reports) for p in PHASES}
 
     @property
     def centroids(self) -> Points:
@@ -188,4 +176,4 @@ class KMeans:
         return RunResult(variant, dataset, k, epochs, wall, reports)
 
 
-__all__ = ["KMeans", "RunResult", "APP_CODE", "BUCKET", "VARIANTS"]
+__all__ = ["KMeans", "RunResult", "APP_CODE", "BUCKET", "VARIANTS", "PHASES"]
