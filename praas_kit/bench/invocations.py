@@ -5,7 +5,9 @@ Variants, measured in alternating blocks so that machine noise hits them alike:
 * ``raw``: a raw pyzmq round trip of the same two frames to an echo server reached like the process (same
   host or same network, the same security: CurveZMQ when the data plane uses it); the transport's limit;
 * ``direct``: client -> process over the data plane (the SDK's ``Process.invoke``);
-* ``control-plane``: through the control plane, sticky (``app.invoke(..., process=)``);
+* ``control-plane``: through the control plane, sticky (``app.invoke(..., process=)``), over its invocation
+  gateway (ZeroMQ);
+* ``control-plane-rest``: the same through the REST route (a client made with ``gateway=False``);
 * ``faas``: through the control plane to any idle pooled process (FaaS style);
 * ``local``: a function invoking ``SELF`` (timed inside the process).
 
@@ -26,6 +28,7 @@ from tqdm.auto import tqdm
 
 from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure, time_calls
 from praas_kit.bench.core import BENCH_APP, RawEcho, throughput
+from praas_kit.sdk.client import ControlPlaneClient
 
 SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
 
@@ -90,7 +93,7 @@ def _rows(auth: str, contention: bool, backend: str) -> dict[str, Any]:
 
 
 def latency_rows(p: Any, app: Any, raw: Any, sizes: list[int], quick: bool, extra: dict[str, Any],
-                 variants: tuple[str, ...], rounds: int) -> list[Row]:
+                 variants: tuple[str, ...], rounds: int, rest_app: Any = None) -> list[Row]:
     rows: list[Row] = []
     for size in tqdm(sizes, desc=f"invocations ({extra['auth']}{', contention' if extra['contention'] else ''})",
                      unit="size", leave=False):
@@ -100,6 +103,7 @@ def latency_rows(p: Any, app: Any, raw: Any, sizes: list[int], quick: bool, extr
             "raw": lambda: raw.call(payload),  # noqa: B023
             "direct": lambda: p.invoke("echo", payload),  # noqa: B023
             "control-plane": lambda: app.invoke("echo", payload, process=p.name),  # noqa: B023
+            "control-plane-rest": lambda: rest_app.invoke("echo", payload, process=p.name),  # noqa: B023
             "faas": lambda: app.invoke("echo", payload),  # noqa: B023
         }
         got = {v: Row("invoke", v, size, "s", extra=dict(extra)) for v in variants if v in calls}
@@ -116,7 +120,8 @@ def latency_rows(p: Any, app: Any, raw: Any, sizes: list[int], quick: bool, extr
 def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "local",
                               dataplane_auth: str | tuple[str, ...] = ("curve", "none"),
                               sizes: list[int] | None = None, contention: bool = True,
-                              variants: tuple[str, ...] = ("raw", "direct", "control-plane", "faas", "local"),
+                              variants: tuple[str, ...] = ("raw", "direct", "control-plane", "control-plane-rest",
+                                                           "faas", "local"),
                               clients: int = 8) -> BenchRun:
     """Run the invocation benchmark for each data-plane security setting; save ``invocations.csv`` + meta."""
     auths = (dataplane_auth,) if isinstance(dataplane_auth, str) else tuple(dataplane_auth)
@@ -132,8 +137,9 @@ def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "loc
             app = cp.create_application("bench", code=BENCH_APP)
             p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
             raw = raw_echo(backend, cp, auth == "curve", stack)
+            rest = stack.enter_context(ControlPlaneClient(cp.url, cp.token, gateway=False))
             extra = _rows(auth, False, backend)
-            rows += latency_rows(p, app, raw, sizes, quick, extra, variants, rounds)
+            rows += latency_rows(p, app, raw, sizes, quick, extra, variants, rounds, rest.application("bench"))
             tp = Row("throughput", "noop", clients, "1/s", extra=dict(extra))
             for _ in range(2 if quick else 3):
                 tp.values.append(throughput(p.refresh().address or "", clients, 2.0 if quick else 5.0,
@@ -166,10 +172,12 @@ def summarise(rows: list[Row]) -> list[Figure]:
                 out.append(Figure(f"direct / raw, {_size(size)} ({auth})",
                                   f"{d * 1e6:.0f} us / {raw * 1e6:.0f} us = {d / raw:.2f}x", f"<= {target}x",
                                   d / raw <= target, "echo round trip, client -> process vs raw pyzmq, same security"))
-        d, cpv = _median(rows, "direct", 10, auth), _median(rows, "control-plane", 10, auth)
-        if d and cpv:
-            out.append(Figure(f"control plane / direct, 10 B ({auth})", f"{cpv * 1e3:.2f} ms / {d * 1e3:.3f} ms "
-                              f"= {cpv / d:.1f}x", "<= 5x", cpv / d <= 5, "REST invoke (sticky) vs direct"))
+        for variant, how in (("control-plane", "gateway"), ("control-plane-rest", "REST")):
+            d, cpv = _median(rows, "direct", 10, auth), _median(rows, variant, 10, auth)
+            if d and cpv:
+                out.append(Figure(f"control plane ({how}) / direct, 10 B ({auth})", f"{cpv * 1e3:.2f} ms / "
+                                  f"{d * 1e3:.3f} ms = {cpv / d:.1f}x", "<= 5x", cpv / d <= 5,
+                                  f"sticky invoke through the control plane's {how} vs direct"))
         for r in rows:
             if r.experiment == "throughput" and r.extra.get("auth") == auth:
                 out.append(Figure(f"throughput, {r.size} clients ({auth})", f"{r.median:,.0f} /s", ">= 12,000 /s",
@@ -215,7 +223,8 @@ def _paper_invocations() -> dict[tuple[str, int], float]:
 RATIOS = {
     ("direct", "raw"): ("praas-remote", "tcp-netperf", "remote / raw transport (paper: TCP_RR)"),
     ("faas", "direct"): ("lambda", "praas-remote", "FaaS / remote (paper: AWS Lambda)"),
-    ("control-plane", "direct"): (None, None, "control plane (sticky) / direct"),
+    ("control-plane", "direct"): (None, None, "control plane (sticky, gateway) / direct"),
+    ("control-plane-rest", "direct"): (None, None, "control plane (sticky, REST) / direct"),
 }
 
 
@@ -241,12 +250,12 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
     plt = pyplot()
 
     rows = load_rows(csv_path)
-    variants = [v for v in ("raw", "local", "direct", "control-plane", "faas")
+    variants = [v for v in ("raw", "local", "direct", "control-plane", "control-plane-rest", "faas")
                 if any(r.variant == v and r.experiment == "invoke" for r in rows)]
     sizes = sorted({r.size for r in rows if r.experiment == "invoke"})
     paper = _paper_invocations()
     colors = {"raw": "0.6", "local": "tab:green", "direct": "tab:blue", "control-plane": "tab:purple",
-              "faas": "tab:orange"}
+              "control-plane-rest": "plum", "faas": "tab:orange"}
     fig, ax = plt.subplots(figsize=(10, 4.2))
     width = 0.8 / max(1, len(variants))
     for i, v in enumerate(variants):

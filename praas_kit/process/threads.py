@@ -115,10 +115,13 @@ class Waiters:
         with self._lock:
             self._fds.discard(self.own_fd())
 
-    def wake_all(self) -> None:
+    def wake_all(self, skip_me: bool = False) -> None:
+        """Wake every registered thread (with ``skip_me``, not the calling one: it looks for itself)."""
+        me = getattr(self._tls, "fd", None) if skip_me else None
         with self._lock:
             for fd in self._fds:
-                os.eventfd_write(fd, 1)
+                if fd != me:
+                    os.eventfd_write(fd, 1)
 
 
 class IOPool:
@@ -320,14 +323,16 @@ class IOPool:
         return cached[1], cached[2]
 
     def drain_now(self) -> None:
-        """(lock held) Handle all input now; wake the waiters if something was delivered."""
+        """(lock held) Handle all input now; wake the waiters if something was delivered. A waiter that drains
+        is not woken by its own delivery: :meth:`wait_for` checks ``ready()`` right after its drain, and a
+        wake-up of its own would only cost it one more empty round of polling and draining."""
         self._in_drain = True
         try:
             got = self._drain()
         finally:
             self._in_drain = False
         if got:
-            self.waiters.wake_all()
+            self.waiters.wake_all(skip_me=True)
 
     def wait_for(self, ready: Callable[[], Any], deadline: float | None) -> Any:
         """Wait until ``ready()`` (checked under the I/O lock) returns something other than None, or ``deadline``
