@@ -274,12 +274,13 @@ def images_list() -> None:
 
 @app.command()
 def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels, "
-                                                   "state, swap, latex, kmeans or profile"),
+                                                   "state, swap, allocation, latex, kmeans or profile"),
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),
-          backend: str | None = typer.Option(None, help="local or docker, for the benchmarks that take it ('docker' "
-                                                        "with NAME=core runs the docker benchmark)"),
+          backend: str | None = typer.Option(None, help="local or docker (allocation: also swarm), for the "
+                                                        "benchmarks that take it ('docker' with NAME=core runs the "
+                                                        "docker benchmark)"),
           auth: str | None = typer.Option(None, help="data-plane security for the benchmarks that take it: "
                                                      "curve (default) or none")) -> None:
     """Run a benchmark, save CSV + metadata, and print each headline figure with its target."""
@@ -294,8 +295,8 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
     chosen = "docker" if backend == "docker" and name == "core" else name
 
     def go() -> None:
-        if backend is not None and backend not in ("local", "docker"):
-            raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
+        if backend is not None and backend not in ("local", "docker", "swarm"):
+            raise InvalidArgument(f"unknown backend {backend!r}: local, docker or swarm")
         if chosen not in BENCHMARKS:
             raise InvalidArgument(f"unknown benchmark {chosen!r}; known: {', '.join(BENCHMARKS)}")
         module_name, function = BENCHMARKS[chosen]

@@ -18,4 +18,5 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "state": ("praas_kit.bench.state", "run_state_benchmark"),
     "swap": ("praas_kit.bench.swap", "run_swap_benchmark"),
     "kmeans": ("praas_kit.bench.kmeans", "run_kmeans_benchmark"),
+    "allocation": ("praas_kit.bench.allocation", "run_allocation_benchmark"),
 }

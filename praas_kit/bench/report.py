@@ -18,7 +18,7 @@ from praas_kit.bench.common import load_rows
 from praas_kit.errors import InvalidArgument
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-ORDER = ("invocations", "channels", "state", "swap", "latex", "kmeans")
+ORDER = ("invocations", "channels", "state", "swap", "allocation", "latex", "kmeans")
 
 
 def collect(results: Path) -> list[dict[str, Any]]:
