@@ -9,8 +9,15 @@ called ``n`` times each from this thread; around each round the benchmark reads,
 * ``server_switches``: context switches per call in the server (voluntary + involuntary, all threads): each is
   a thread going to sleep or being woken, the hand-offs a call costs.
 
-The difference between ``direct`` and ``raw`` in each is what the runtime adds to the transport. Rows:
-``<out>/profile.csv`` + ``.meta.json`` (experiment = the metric, variant = raw | direct).
+The difference between ``direct`` and ``raw`` in each is what the runtime adds to the transport.
+
+The same for a message between two processes (``chan_*`` metrics, variant ``send-recv`` against ``raw``, raw
+pyzmq PAIR sockets between the same two processes): two processes play ping-pong with 10 B messages, and per
+message (one way) the benchmark reads ``chan_wall`` (half a round trip), ``chan_cpu`` (CPU of both processes,
+all threads, divided by the messages: what one message costs its sender plus its receiver) and
+``chan_switches`` (context switches of both processes per message).
+
+Rows: ``<out>/profile.csv`` + ``.meta.json`` (experiment = the metric, variant = raw | direct | send-recv).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from praas_kit.bench.core import BENCH_APP, RawEcho
 from praas_kit.errors import InvalidArgument
 
 METRICS = ("wall", "server_cpu", "client_cpu", "server_switches")
+CHANNEL_METRICS = ("chan_wall", "chan_cpu", "chan_switches")
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -83,13 +91,29 @@ def measure(call: Callable[[], Any], pid: int, n: int) -> dict[str, float]:
             "server_switches": (x1 - x0) / n}
 
 
+def measure_channel(a: Any, b: Any, ping: str, pong: str, pids: list[int], n: int) -> dict[str, float]:
+    """Run ``n`` ping-pong rounds of 10 B between processes ``a`` and ``b`` (runtimes ``pids``); the per-message
+    metrics (see the module docstring)."""
+    from praas_kit.bench.channels import pingpong
+
+    cpu0, sw0 = sum(_cpu_seconds(p) for p in pids), sum(_switches(p) for p in pids)
+    one_way = pingpong(a, b, ping, pong, {"size": 10, "n": n, "warmup": 0})
+    cpu1, sw1 = sum(_cpu_seconds(p) for p in pids), sum(_switches(p) for p in pids)
+    messages = 2 * n
+    return {"chan_wall": sorted(one_way)[len(one_way) // 2] * 1e6, "chan_cpu": (cpu1 - cpu0) / messages * 1e6,
+            "chan_switches": (sw1 - sw0) / messages}
+
+
 def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", size: int = 10) -> BenchRun:
-    """Profile the 10 B echo (direct vs raw) on the local backend; save ``profile.csv`` + metadata."""
+    """Profile the 10 B echo (direct vs raw) and a 10 B message between two processes (send/recv vs raw) on the
+    local backend; save ``profile.csv`` + metadata."""
     import praas_kit
 
     n, rounds = (2000, 3) if quick else (5000, 5)
     rows = {(m, v): Row(m, v, size, "us" if m != "server_switches" else "1/call", extra={"auth": dataplane_auth})
             for m in METRICS for v in ("raw", "direct")}
+    rows |= {(m, v): Row(m, v, 10, "us" if m != "chan_switches" else "1/message", extra={"auth": dataplane_auth})
+             for m in CHANNEL_METRICS for v in ("raw", "send-recv")}
     payload = b"x" * size
     with ExitStack() as stack:
         cp = stack.enter_context(praas_kit.local(function_workers=2, dataplane_auth=dataplane_auth))
@@ -106,6 +130,15 @@ def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", si
             for v, call in calls.items():
                 for m, value in measure(call, pids[v], n).items():
                     rows[(m, v)].values.append(value)
+        a, b = (app.create_process(name, vcpus=1.0, memory_mb=1024) for name in ("ping", "pong"))
+        both = [int(cp.controller.get_process("profile", name).handle["pid"]) for name in ("ping", "pong")]
+        pairs = {"send-recv": ("ping", "pong"), "raw": ("raw_ping", "raw_pong")}
+        for ping, pong in pairs.values():  # warm-up
+            measure_channel(a, b, ping, pong, both, 200)
+        for _ in tqdm(range(rounds), desc="profile (channels)", unit="round", leave=False):
+            for v, (ping, pong) in pairs.items():
+                for m, value in measure_channel(a, b, ping, pong, both, n).items():
+                    rows[(m, v)].values.append(value)
     params = {"quick": quick, "auth": dataplane_auth, "size": size, "calls_per_round": n, "rounds": rounds,
               "clock_ticks_per_s": _TICK}
     csv_path, meta_path = save(list(rows.values()), out, "profile", params)
@@ -114,16 +147,17 @@ def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", si
 
 def summarise(rows: list[Row]) -> list[Figure]:
     """Each metric for raw and direct, and what the runtime adds."""
-    by = {(r.experiment, r.variant): r.median for r in rows}
+    by = {(r.experiment, r.variant): r.median for r in rows if r.values}
     out = []
-    for m in METRICS:
-        raw, direct = by.get((m, "raw")), by.get((m, "direct"))
-        if raw is None or direct is None:
-            continue
-        unit = "per call" if m == "server_switches" else "us per call"
-        out.append(Figure(m, f"raw {raw:.1f}, direct {direct:.1f} {unit} (+{direct - raw:.1f})", "", None,
-                          "median over rounds; the difference is the runtime's share"))
+    for metrics, ours, per in ((METRICS, "direct", "call"), (CHANNEL_METRICS, "send-recv", "message")):
+        for m in metrics:
+            raw, value = by.get((m, "raw")), by.get((m, ours))
+            if raw is None or value is None:
+                continue
+            unit = f"per {per}" if m.endswith("switches") else f"us per {per}"
+            out.append(Figure(m, f"raw {raw:.1f}, {ours} {value:.1f} {unit} (+{value - raw:.1f})", "", None,
+                              "median over rounds; the difference is the runtime's share"))
     return out
 
 
-__all__ = ["run_profile", "summarise", "measure", "runtime_pid", "METRICS"]
+__all__ = ["run_profile", "summarise", "measure", "measure_channel", "runtime_pid", "METRICS", "CHANNEL_METRICS"]
