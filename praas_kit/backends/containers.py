@@ -34,6 +34,22 @@ RUNTIME_PYTHON = "/opt/praas/bin/python"  #: the interpreter of the process imag
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
 
 
+class ControlAddress:
+    """Mixin of the container backends: the control plane's address, decided when the backend is made
+    (``_control_host``: where processes reach it; ``_control_bind``: the interface it binds)."""
+
+    _control_host: str
+    _control_bind: str
+
+    @property
+    def control_bind(self) -> str:
+        return self._control_bind
+
+    @property
+    def control_host(self) -> str:
+        return self._control_host
+
+
 def runtime_env(spec: ProcessSpec, code: str | None) -> dict[str, str]:
     """The environment of the runtime of ``spec`` in a container, with its code at ``code`` (a path in the
     container, or ``None``)."""
@@ -148,6 +164,7 @@ def check_code_in_container(client: Any, image: str, code: str, run_as: str, lab
     return parse_code_check(stdout, stderr)
 
 
-__all__ = ["DATA_PORT", "STATE_DIR", "SECRETS_FILE", "RUNTIME_PYTHON", "LOOPBACK_HOSTS", "runtime_env",
+__all__ = ["ControlAddress", "DATA_PORT", "STATE_DIR", "SECRETS_FILE", "RUNTIME_PYTHON", "LOOPBACK_HOSTS",
+           "runtime_env",
            "process_labels", "reach_url", "prepare_shared_dir", "StoreHost", "own_ip_on_network", "check_image",
            "check_code_in_container"]

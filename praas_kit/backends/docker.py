@@ -55,7 +55,7 @@ log = logging.getLogger("praas_kit.backends.docker")
 DEFAULT_NETWORK = "praas-net"
 
 
-class DockerBackend(Backend):
+class DockerBackend(containers.ControlAddress, Backend):
     """Runs each process in a container of the local Docker engine (Docker SDK for Python).
 
     Args:
@@ -118,14 +118,6 @@ class DockerBackend(Backend):
     # ================================================================ labels and network
     def _label(self, suffix: str = "") -> str:
         return f"{self.label_prefix}.{suffix}" if suffix else self.label_prefix
-
-    @property
-    def control_bind(self) -> str:
-        return self._control_bind
-
-    @property
-    def control_host(self) -> str:
-        return self._control_host
 
     # ================================================================ start
     def _check_image(self, image: str) -> None:

@@ -125,7 +125,7 @@ class TaskWatcher(ExitReports):
             return False
 
 
-class SwarmBackend(Backend):
+class SwarmBackend(containers.ControlAddress, Backend):
     """Runs each process as a one-replica service of the Docker Swarm this engine manages.
 
     Args:
@@ -188,14 +188,6 @@ class SwarmBackend(Backend):
     def _labels(self, **extra: str) -> dict[str, str]:
         p = self.label_prefix
         return {p: "1", f"{p}.owner": self.owner, **{f"{p}.{k}": v for k, v in extra.items()}}
-
-    @property
-    def control_bind(self) -> str:
-        return self._control_bind
-
-    @property
-    def control_host(self) -> str:
-        return self._control_host
 
     # ================================================================ start
     def service_name(self, spec: ProcessSpec) -> str:

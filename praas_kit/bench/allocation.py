@@ -8,8 +8,8 @@ Per backend, two systems take turns repetition by repetition:
 * the baseline: on ``docker`` N concurrent ``docker run -d`` of the process image (SDK ``containers.run``:
   create + start, with the same CPU and memory limits, on the same network), until every container runs;
   on ``swarm`` N concurrent ``docker service create`` (the same image, limits, reservations, network, restart
-  policy ``none``, host-mode port and init process), until every task is ``running``; on ``local`` N host subprocesses of
-  the same Python interpreter, until each printed a line.
+  policy ``none``, host-mode port and init process), until every task is ``running``; on ``local`` N host
+  subprocesses of the same Python interpreter, until each printed a line.
 
 Experiments: ``allocate`` (size = N, the processes allocated at once) and ``cold-start`` (size 1: one
 process, create -> ALLOCATED, repeated on its own). Everything a repetition started is removed before the
@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +39,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
+from praas_kit.bench.common import (
+    BenchRun,
+    Figure,
+    Row,
+    load_rows,
+    paper_csv,
+    pyplot,
+    run_together,
+    save,
+    save_figure,
+)
 from praas_kit.bench.core import BENCH_APP
 from praas_kit.errors import InvalidArgument
 
@@ -76,32 +86,6 @@ def _plane(backend: str) -> Iterator[Any]:
         yield cp
 
 
-def _concurrently(n: int, start: Callable[[int], Any]) -> tuple[float, list[Any]]:
-    """Call ``start(i)`` for i < n in n threads released together; (seconds until all returned, results)."""
-    gate = threading.Barrier(n + 1)
-    results: list[Any] = [None] * n
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        gate.wait()
-        try:
-            results[i] = start(i)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    gate.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    if errors:
-        raise errors[0]
-    return elapsed, results
-
-
 class _Praas:
     """Allocating processes through the control plane (REST ``create_process``)."""
 
@@ -111,7 +95,7 @@ class _Praas:
     def allocate(self, n: int) -> float:
         tag = uuid.uuid4().hex[:6]
         try:
-            elapsed, _ = _concurrently(n, lambda i: self.app.create_process(f"p{i}-{tag}", vcpus=VCPUS,
+            elapsed, _ = run_together(n, lambda i: self.app.create_process(f"p{i}-{tag}", vcpus=VCPUS,
                                                                             memory_mb=MEMORY_MB))
             return elapsed
         finally:
@@ -143,7 +127,7 @@ class _Subprocess:
             p.stdout.readline()
 
         try:
-            return _concurrently(n, start)[0]
+            return run_together(n, start)[0]
         finally:
             for p in procs:
                 p.kill()
@@ -165,7 +149,7 @@ class _DockerRun:
     def allocate(self, n: int) -> float:
         memory = MEMORY_MB << 20
         try:
-            return _concurrently(n, lambda i: self.client.containers.run(
+            return run_together(n, lambda i: self.client.containers.run(
                 self.image, entrypoint=SLEEPER, detach=True, network=self.network, labels=self.label,
                 nano_cpus=int(VCPUS * 1e9), mem_limit=memory, memswap_limit=memory))[0]
         finally:
@@ -215,7 +199,7 @@ class _ServiceCreate:
 
     def allocate(self, n: int) -> float:
         try:
-            return _concurrently(n, self._create)[0]
+            return run_together(n, self._create)[0]
         finally:
             self.clean()
 

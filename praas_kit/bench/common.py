@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -82,6 +83,34 @@ def time_calls(fn: Callable[[], Any], reps: int, warmup: int = 5, desc: str | No
         fn()
         out.append(time.perf_counter() - t0)
     return out
+
+
+def run_together(n: int, start: Callable[[int], Any]) -> tuple[float, list[Any]]:
+    """Call ``start(i)`` for each i < n, each in a thread of its own, all released at once by a barrier;
+    ``(seconds from the release until every call returned, their results)``. The first error is re-raised
+    after all calls ended."""
+    gate = threading.Barrier(n + 1)
+    results: list[Any] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        gate.wait()
+        try:
+            results[i] = start(i)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    return elapsed, results
 
 
 def git_commit() -> str:
