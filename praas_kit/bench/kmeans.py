@@ -24,6 +24,7 @@ deployment that has its own (the docker backend's ``storage``), those.
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,7 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
     params: dict[str, Any] = {"quick": quick, "backend": backend, "auth": dataplane_auth, "variants": list(variants),
                               "points": sizes, "workers": workers, "epochs": epochs, "k": k, "reps": reps,
                               "warmup": warmup, "process": {"vcpus": vcpus, "memory_mb": memory_mb},
-                              "dataset": {}, "centroids": {}}
+                              "dataset": {}, "centroids": {}, "loadavg_before": _loadavg()}
     extra = {"backend": backend, "auth": dataplane_auth, "workers": workers, "epochs": epochs, "k": k}
     rows: dict[Cell, Row] = {(e, v, n): Row(e, v, n, "requests" if e == "kmeans-requests" else "s",
                                             extra=dict(extra))
@@ -132,12 +133,21 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
                         rows[(f"kmeans-{phase}", v, n)].values.append(seconds)
                     rows[("kmeans-requests", v, n)].values.append(float(sum(r.requests for r in res.reports)))
             params["centroids"][str(n)] = _agreement(last)
+    params["loadavg_after"] = _loadavg()
     csv_path, meta_path = save(list(rows.values()), out, "kmeans", params)
     try:
         log.info("figure %s", ", ".join(str(f) for f in plot(csv_path)))
     except ImportError:
         log.warning("matplotlib is not installed (pip install 'praas-kit[plots]'): no figure drawn")
     return BenchRun(list(rows.values()), csv_path, meta_path)
+
+
+def _loadavg() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages (other work running beside a benchmark distorts it)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _agreement(centroids: dict[str, Any]) -> dict[str, Any]:
