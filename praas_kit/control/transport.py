@@ -29,6 +29,7 @@ import zmq
 
 from praas_kit import wire
 from praas_kit.errors import ProtocolError
+from praas_kit.zmqio import recv_frames, send_frames
 
 log = logging.getLogger("praas_kit.control.transport")
 
@@ -117,14 +118,14 @@ class RouterThread:
             except queue.Empty:
                 return
             try:
-                listener.sock.send_multipart(frames, copy=False)
+                send_frames(listener.sock, frames, copy=False)
             except zmq.ZMQError as exc:  # EHOSTUNREACH: the peer is gone
                 log.debug("frame for a peer of the %s that is not connected dropped: %s", listener.name, exc)
 
     def _drain(self, listener: Listener) -> None:
         for _ in range(256):
             try:
-                frames = listener.sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = recv_frames(listener.sock)
             except zmq.Again:
                 return
             ident = frames[0].bytes

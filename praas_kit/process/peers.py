@@ -28,6 +28,7 @@ from praas_kit.errors import InvalidState, ProcessDied, ProtocolError, from_dict
 from praas_kit.keys import KeyPair, curve_client
 from praas_kit.lifecycle import Status
 from praas_kit.payload import ZERO_COPY_MIN
+from praas_kit.zmqio import send_frames
 
 log = logging.getLogger("praas_kit.process")
 
@@ -127,8 +128,8 @@ class Peers:
             self._forward(dst, out, out.seq, key, data)
             return None
         out.unacked[out.seq] = (key, data)
-        sock.send_multipart([wire.message_header(self.proc, self.epoch, key, out.seq), data],
-                            copy=len(data) < ZERO_COPY_MIN)
+        send_frames(sock, [wire.message_header(self.proc, self.epoch, key, out.seq), data],
+                    copy=len(data) < ZERO_COPY_MIN)
         return sock
 
     def _forward(self, dst: str, out: PeerOut, seq: int, key: str, data: bytes) -> None:
@@ -180,7 +181,7 @@ class Peers:
         for name in [src] if src is not None else list(self._owed):
             owed = self._owed.pop(name, None)
             if owed is not None:
-                router.send_multipart([owed[0], wire.ack_header(owed[1]), b""])
+                send_frames(router, [owed[0], wire.ack_header(owed[1]), b""])
         if not self._owed:
             self._owed_count = 0
         return True
@@ -201,7 +202,7 @@ class Peers:
         sock = self.sock(dst)
         if sock is not None:
             self.pending[inv_id] = (dst, fut)
-            sock.send_multipart([wire.invoke_header(inv_id, fn), payload], copy=len(payload) < ZERO_COPY_MIN)
+            send_frames(sock, [wire.invoke_header(inv_id, fn), payload], copy=len(payload) < ZERO_COPY_MIN)
         elif self._to_control is not None:  # not running: the control plane swaps it in
             self.pending[inv_id] = ("", fut)
             self._to_control([wire.header("cinv", id=inv_id, dst=dst, fn=fn), payload])

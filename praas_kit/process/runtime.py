@@ -31,7 +31,7 @@ from typing import Any
 
 import zmq
 
-from praas_kit import wire
+from praas_kit import wire, zmqio
 from praas_kit.errors import (
     FunctionNotFound,
     InvalidState,
@@ -50,13 +50,15 @@ from praas_kit.process.peers import Peers
 from praas_kit.process.snapshot import restore_snapshot
 from praas_kit.process.state import StateStore
 from praas_kit.process.swapper import Phase, Swapper
-from praas_kit.process.threads import IOPool, readable
+from praas_kit.process.threads import IOPool
 from praas_kit.storage.base import SwapStore
 from praas_kit.storage.registry import open_store
 
 log = logging.getLogger("praas_kit.process")
 
-_NOBLOCK, _RCVMORE = int(zmq.NOBLOCK), int(zmq.RCVMORE)
+_NOBLOCK = int(zmq.NOBLOCK)
+#: the most rounds one drain runs (one message from each socket with input a round) before timers get a turn
+DRAIN_ROUNDS = 1024
 Route = tuple[Any, ...]
 """Where a result goes: ``("r", ident)`` a data-plane client or peer; ``("c",)`` the control plane."""
 Work = tuple[Route, str, str, bytes]  # (route, invocation id, function, payload)
@@ -116,6 +118,8 @@ class ProcessRuntime:
         self.ctl: zmq.Socket[Any] | None = None
         self.zap: zmq.Socket[Any] | None = None
         self._fd_list: list[int] = []  # replaced (never mutated) when the sockets change
+        self._poll_items: list[tuple[zmq.Socket[Any], int]] = []  # the same sockets, for zmqio.ready
+        self._peer_of: dict[zmq.Socket[Any], str] = {}
         self.pool = IOPool(cfg.workers, lambda: self._fd_list, self._drain, self._tick, self._execute)
         self._next_metrics = 0.0
 
@@ -243,6 +247,8 @@ class ProcessRuntime:
         wait on it."""
         socks = [self.router, self.ctl, self.zap, *self.peers.socks.values()]
         self._fd_list = [int(s.getsockopt(zmq.FD)) for s in socks if s is not None]
+        self._poll_items = [(s, zmqio.POLLIN) for s in socks if s is not None]
+        self._peer_of = {sock: name for name, sock in self.peers.socks.items()}
         self.pool.wake_leader()
 
     def run(self) -> int:
@@ -279,31 +285,36 @@ class ProcessRuntime:
 
     # ---------------------------------------------------------------- input (I/O lock held)
     def _drain(self) -> bool:
-        """Handle everything readable on every socket; whether anything was delivered. Stops early (and sets
-        the pool's ``backlog``) after many rounds, so that timers run under a flood."""
+        """Handle everything readable on every socket; whether anything was delivered. Each round asks libzmq
+        once which sockets have input (:func:`praas_kit.zmqio.ready`) and takes one message from each; it ends
+        with a round that finds none, so every socket was checked after the last operation on it. Stops early
+        (and sets the pool's ``backlog``) after :data:`DRAIN_ROUNDS` rounds, so that timers run under a flood."""
         got = False
         self.pool.backlog = True
-        for _ in range(64):
-            busy = False
-            if self.zap is not None and readable(self.zap):
-                self.zap.send_multipart(zap_reply(self.zap.recv_multipart(), self._users))
-                busy = True
-            for _ in range(256):  # bounded, so that the control plane and peers are served too
-                if not readable(self.router):
-                    break
-                self._on_router(self.router.recv_multipart(_NOBLOCK, copy=False))
-                busy = True
-            while self.ctl is not None and readable(self.ctl):
-                self._on_ctl(self.ctl.recv_multipart(_NOBLOCK, copy=False))
-                busy = True
-            for name, sock in list(self.peers.socks.items()):
-                while name in self.peers.socks and readable(sock):
-                    self.peers.on_frames(name, sock.recv_multipart(_NOBLOCK, copy=False))
-                    busy = True
-            got = got or busy
-            if not busy and not self.peers.flush_acks(self.router, due_only=True):
-                self.pool.backlog = False  # every socket was checked after the last operation on it
+        for _ in range(DRAIN_ROUNDS):
+            hot = zmqio.ready(self._poll_items)
+            if not hot:
+                if self.peers.flush_acks(self.router, due_only=True):
+                    continue  # that sent on the router: look again
+                self.pool.backlog = False
                 break
+            got = True
+            for sock, _ in hot:
+                if sock.closed:  # a peer's socket a handler of this round dropped
+                    continue
+                try:
+                    if sock is self.router:
+                        self._on_router(zmqio.recv_frames(sock))
+                    elif sock is self.ctl:
+                        self._on_ctl(zmqio.recv_frames(sock))
+                    elif sock is self.zap:
+                        sock.send_multipart(zap_reply(sock.recv_multipart(_NOBLOCK), self._users))
+                    else:
+                        name = self._peer_of.get(sock)
+                        if name is not None and self.peers.socks.get(name) is sock:
+                            self.peers.on_frames(name, zmqio.recv_frames(sock))
+                except zmq.Again:
+                    continue
         return got
 
     def _tick(self) -> float:
@@ -328,9 +339,9 @@ class ProcessRuntime:
     def _reply(self, route: Route, hdr: bytes, payload: Any) -> None:
         copy = len(payload) < ZERO_COPY_MIN
         if route[0] == "r":
-            self.router.send_multipart([route[1], hdr, payload], copy=copy)
+            zmqio.send_frames(self.router, [route[1], hdr, payload], copy=copy)
         elif route[0] == "c" and self.ctl is not None:
-            self.ctl.send_multipart([hdr, payload], copy=copy)
+            zmqio.send_frames(self.ctl, [hdr, payload], copy=copy)
 
     def _error(self, route: Route, inv_id: str, exc: PraasError) -> None:
         self._reply(route, wire.header("res", id=inv_id, ok=False, err=exc.to_dict()), b"")

@@ -34,6 +34,7 @@ from praas_kit import wire
 from praas_kit.errors import InvalidState, ProcessDied, Timeout, Unauthorized, from_dict
 from praas_kit.keys import KeyPair, curve_client
 from praas_kit.payload import ZERO_COPY_MIN, Result
+from praas_kit.zmqio import recv_frames, send_frames
 
 _ids = itertools.count(1)
 _EVENTS, _POLLIN, _RCVTIMEO = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVTIMEO)
@@ -158,7 +159,7 @@ class DataPlaneClient:
         except ProcessDied:
             pass
         inv_id = self._prefix + str(next(_ids))
-        conn.sock.send_multipart([header(inv_id), payload], copy=len(payload) < ZERO_COPY_MIN)
+        send_frames(conn.sock, [header(inv_id), payload], copy=len(payload) < ZERO_COPY_MIN)
         sent = time.monotonic()
         deadline = None if timeout is None else sent + timeout
         sock = conn.sock
@@ -172,7 +173,7 @@ class DataPlaneClient:
             if left is not None and short:
                 sock.setsockopt(_RCVTIMEO, max(1, int(left * 1000)))
             try:
-                frames = sock.recv_multipart(copy=False)
+                frames = recv_frames(sock, 0)
             except zmq.Again:
                 if self._closed.is_set():
                     raise InvalidState(f"the client was closed during the invocation of {fn!r}") from None
