@@ -19,6 +19,8 @@ log = logging.getLogger("praas_kit.docker")
 
 INSTALL_HINT = "the Docker SDK is not installed: run `bash scripts/venv.sh docker` (pip install 'praas-kit[docker]')"
 START_HINT = "start it with `bash scripts/dockerd.sh start` (as root) or set DOCKER_HOST"
+NUM_POOLS = 4096  #: connection pools a client keeps (one per request URL; see :func:`_widen_pools`)
+MAX_POOL_SIZE = 32  #: connections kept per pool
 
 
 def docker_sdk() -> Any:
@@ -42,13 +44,26 @@ def connect(base_url: str | None = None, timeout: float = 60.0) -> Any:
     """A Docker client that answered a ping; :class:`BackendError` saying how to start the engine."""
     docker = docker_sdk()
     try:
-        client = docker.DockerClient(base_url=base_url, timeout=int(timeout)) if base_url \
-            else docker.from_env(timeout=int(timeout))
+        client = docker.DockerClient(base_url=base_url, timeout=int(timeout), max_pool_size=MAX_POOL_SIZE) \
+            if base_url else docker.from_env(timeout=int(timeout), max_pool_size=MAX_POOL_SIZE)
+        _widen_pools(client)
         client.ping()
     except Exception as exc:  # noqa: BLE001 - any failure here means "no usable engine"
         where = base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         raise BackendError(f"the Docker engine at {where} does not answer ({exc}); {START_HINT}") from None
     return client
+
+
+def _widen_pools(client: Any) -> None:
+    """Give the Unix-socket adapter a large pool LRU. The SDK keeps one connection pool per request URL in an LRU
+    of 25 and closes the pool it evicts, also while another thread still reads from it: with dozens of
+    concurrent calls (containers or services started at once) requests in flight fail. (Its ``num_pools``
+    argument is ignored for non-SSH engines, docker 7.2 ``APIClient.__init__``.)"""
+    import urllib3
+
+    adapter = getattr(client.api, "_custom_adapter", None)
+    if adapter is not None and hasattr(adapter, "pools"):
+        adapter.pools = urllib3._collections.RecentlyUsedContainer(NUM_POOLS, dispose_func=lambda p: p.close())
 
 
 def ensure_network(client: Any, name: str, labels: dict[str, str], driver: str = "bridge",

@@ -144,7 +144,7 @@ class _DockerRun:
         from praas_kit import docker_engine, image_names
 
         self.client, self.network, self.image = docker_engine.connect(), cp.network, image_names.PROCESS
-        self.label = {"praas-kit": "1", "praas-kit.bench": uuid.uuid4().hex[:8]}
+        self.label = {"praas-kit": "1", "praas-kit.bench": uuid.uuid4().hex[:8]}  # docker_engine: many pools
 
     def allocate(self, n: int) -> float:
         memory = MEMORY_MB << 20
