@@ -1,0 +1,703 @@
+"""Scale costs (issue 12): how the control-plane registry, world updates and S3 swap traffic grow with the number
+of processes, measured on this machine on the real code paths, for the written scale plan (``docs/scaling.md``).
+
+Three parts, each a set of :class:`~praas_kit.bench.common.Row` series:
+
+* **registry** -- :class:`~praas_kit.control.registry.Registry` (SQLite, in a temporary directory) holding 10 ...
+  10,000 process records of one application (plus a small application of 10). Single operations
+  (``get_process``, ``update_process``, ``insert_process``, ``list_app``, ``list_app_small``, ``list_all``) and
+  the sequences of registry calls the controller makes per event: ``ev_create`` (create -> ALLOCATED, ending in
+  the world push's listing), ``ev_swap_out``, ``inv_sticky`` (``?process=``) and ``inv_faas`` (pooled routing
+  scans the application's records). Unit: seconds per operation.
+* **world** -- the real :meth:`Controller._push_world <praas_kit.control.controller.Controller._push_world>` over a
+  real registry and real sessions, with an endpoint that counts frames instead of writing to sockets (socket
+  time is not included). ``world-push``: seconds per push with N processes running (N frames, one per peer);
+  ``world-decode``: seconds to parse one such frame on the receiving side, and whether the runtime's
+  :func:`praas_kit.wire.decode` accepts it (headers are limited to ``wire.MAX_HEADER``); ``world-alloc``:
+  frames, bytes and control-plane seconds to allocate N processes one after another (every allocation pushes
+  the whole world to every running peer: N(N+1)/2 frames, O(N^3) bytes). Small N are *simulated* (every push
+  really made and counted); every N is also *computed* from the per-entry sizes of a real frame and the measured
+  push time (interpolated between the measured N). ``delta`` and ``lazy`` are the proposed fixes, computed: a
+  one-entry frame per peer per event (the new process gets the full world once), or no push at all and one
+  lookup per peer contacted.
+* **s3** -- PutObject/GetObject of 1 KiB, 100 KiB and 10 MiB objects by 1, 4 and 16 concurrent clients (one
+  thread and one boto3 client each) against one local OpenStack Swift S3 endpoint
+  (:class:`~praas_kit.tools.services.SwiftS3Server`), plus the S3 requests one swap-out and one swap-in of a
+  process make (the real :func:`~praas_kit.process.snapshot.write_snapshot` over
+  :class:`~praas_kit.storage.s3.S3Store`, counted per HTTP request).
+
+Output: ``<out>/scaling.csv`` + ``scaling.meta.json``; :func:`plot` draws ``scaling.png``/``.pdf`` next to them;
+:func:`summarise` gives the growth figures (a power-law fit per cost and the projections at 10,000 processes).
+Run it with ``python -m praas_kit.bench.scaling [--full] [--no-s3]``; ``docs/scaling.md`` reads the results.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+from tqdm.auto import tqdm
+
+from praas_kit import wire
+from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, pyplot, run_together, save, save_figure, time_calls
+from praas_kit.control.channels import HeldMessages
+from praas_kit.control.controller import Controller
+from praas_kit.control.endpoint import ProcessEndpoint
+from praas_kit.control.registry import AppRecord, ProcRecord, Registry
+from praas_kit.control.sessions import Session, Sessions
+from praas_kit.errors import ProtocolError
+from praas_kit.keys import KeyPair
+from praas_kit.lifecycle import Event, Status, transition
+
+log = logging.getLogger("praas_kit.bench.scaling")
+
+#: process counts of the registry and world parts
+SIZES = (10, 100, 1_000, 10_000)
+#: process counts whose allocation is simulated push by push (quick, full); larger ones are computed
+SIM_SIZES = {True: (10, 100), False: (10, 100, 1_000)}
+#: S3 object sizes (bytes) and concurrent clients
+S3_SIZES = (1 << 10, 100 << 10, 10 << 20)
+S3_CLIENTS = (1, 4, 16)
+#: the state (bytes) of the process whose swap-out and swap-in S3 requests are counted
+SWAP_STATE = 1 << 20
+APP, SMALL_APP, BUCKET = "scale", "small", "praas-bench-scaling"
+NODES = 100  #: the simulated addresses spread processes over this many nodes
+REGISTRY_OPS = ("get_process", "update_process", "insert_process", "list_app", "list_app_small", "list_all",
+                "ev_create", "ev_swap_out", "inv_sticky", "inv_faas")
+#: the computed ``world-alloc`` series, per N
+ALLOC_VARIANTS = ("full_frames", "full_bytes", "delta_frames", "delta_bytes", "lazy_frames", "lazy_bytes",
+                  "full_seconds", "peer_parse_seconds", "lazy_lookup_bytes")
+#: operations whose cost grows with the records they read (fewer repetitions at large N)
+LINEAR_OPS = frozenset({"list_app", "list_all", "ev_create", "ev_swap_out", "inv_faas"})
+MEANINGS = {
+    "get_process": "one record by (app, name): every REST call and transition reads one",
+    "update_process": "a status change (INSERT OR REPLACE of one record)",
+    "insert_process": "a new record (create)",
+    "list_app": "all records of the big application (world push, pooled routing)",
+    "list_app_small": "all records of a 10-process application beside the big one",
+    "list_all": "every record (downscaler tick, recovery, listing)",
+    "ev_create": "registry calls of one create -> ALLOCATED, world listing included",
+    "ev_swap_out": "registry calls of one swap-out (two world listings)",
+    "inv_sticky": "registry calls of one invocation with ?process=",
+    "inv_faas": "registry calls of one pooled (FaaS-style) invocation",
+    "world-push": "control-plane CPU of one world push to N peers (sockets excluded)",
+    "world-decode": "parsing one N-process world frame in a receiving process",
+    "world-alloc full_frames": "world frames sent to allocate N processes one by one",
+    "world-alloc full_bytes": "world bytes sent to allocate N processes one by one",
+    "world-alloc full_seconds": "control-plane CPU of those pushes (interpolated)",
+    "world-alloc peer_parse_seconds": "CPU all processes spend parsing them",
+    "world-alloc delta_bytes": "the same with one-entry delta frames (proposed)",
+}
+
+
+# ====================================================================== records
+def _record(i: int, app: str = APP, status: Status = Status.ALLOCATED) -> ProcRecord:
+    """A pooled process record as a container backend leaves it: address on one of :data:`NODES` nodes, a CurveZMQ
+    public key (the default ``dataplane_auth``), a container handle."""
+    now = time.time()
+    return ProcRecord(app, f"pool-{i}", status, 1.0, 1024, pooled=True,
+                      address=f"tcp://10.0.0.{1 + i % NODES}:{30000 + i}",
+                      handle={"container": uuid.uuid4().hex + uuid.uuid4().hex}, incarnation=uuid.uuid4().hex[:12],
+                      created=now, updated=now, public_key=KeyPair.new().public)
+
+
+def _new_registry(tmp: Path) -> Registry:
+    reg = Registry(tmp / f"registry-{uuid.uuid4().hex[:8]}.sqlite")
+    for name in (APP, SMALL_APP):
+        reg.add_app(AppRecord(name, None, "praas-bench", 1.0, 1024, 2, time.time()))
+    return reg
+
+
+def _set_status(reg: Registry, app: str, name: str, event: Event, **updates: Any) -> None:
+    """What :meth:`Controller._transition` does to the registry: read, ask the state machine, write."""
+    rec = reg.get_process(app, name)
+    assert rec is not None
+    rec.status = transition(rec.status, event)
+    for key, value in updates.items():
+        setattr(rec, key, value)
+    reg.put_process(rec)
+
+
+# ====================================================================== (a) registry
+def _swap_back(reg: Registry, name: str) -> None:
+    """SWAPPED_OUT -> SWAPPING_IN -> ALLOCATED (the cleanup after a timed swap-out)."""
+    _set_status(reg, APP, name, Event.SWAPIN)
+    _set_status(reg, APP, name, Event.ALLOCATED)
+
+
+def _time_with_cleanup(fn: Callable[[], Any], cleanup: list[Callable[[], None]], reps: int) -> list[float]:
+    """Seconds of each of ``reps`` calls of ``fn`` (after 2 untimed ones); what a call queued in ``cleanup`` runs
+    untimed before the next call and at the end."""
+    out = []
+    for i in range(reps + 2):
+        while cleanup:
+            cleanup.pop()()
+        t0 = time.perf_counter()
+        fn()
+        if i >= 2:
+            out.append(time.perf_counter() - t0)
+    while cleanup:
+        cleanup.pop()()
+    return out
+
+
+def _registry_ops(reg: Registry, n: int, rng: random.Random,
+                  cleanup: list[Callable[[], None]]) -> dict[str, Callable[[], Any]]:
+    """The timed operations with ``n`` records of :data:`APP`; what one adds or changes it undoes by queueing
+    an action in ``cleanup`` (run untimed by :func:`_time_with_cleanup`)."""
+    names = [f"pool-{i}" for i in range(n)]
+    spare = [_record(10**7 + i) for i in range(2100)]  # made untimed (a key pair each): records to insert
+
+    def pick() -> str:
+        return rng.choice(names)
+
+    def forget(name: str) -> None:
+        cleanup.append(lambda: reg.delete_process(APP, name))
+
+    def update() -> None:
+        rec = reg.get_process(APP, pick())
+        assert rec is not None
+        reg.put_process(rec)
+
+    def insert() -> None:
+        rec = spare.pop()
+        forget(rec.name)
+        reg.put_process(rec)
+
+    def ev_create() -> None:  # Controller.create_process -> _launch -> _transition -> _push_world
+        rec = spare.pop()
+        rec.status = Status.ALLOCATING
+        forget(rec.name)
+        reg.get_app(APP)                      # get_application
+        reg.get_process(APP, rec.name)        # does it exist?
+        reg.put_process(rec)                  # ALLOCATING
+        reg.get_app(APP)                      # credentials (CurveZMQ)
+        cur = reg.get_process(APP, rec.name)  # the backend's handle recorded
+        assert cur is not None
+        reg.put_process(cur)
+        _set_status(reg, APP, rec.name, Event.ALLOCATED)
+        reg.processes(APP)                    # _push_world
+
+    def ev_swap_out() -> None:  # Controller.swap
+        name = pick()
+        reg.get_app(APP)
+        reg.get_process(APP, name)
+        _set_status(reg, APP, name, Event.SWAP)
+        reg.processes(APP)                    # _push_world (SWAPPING_OUT)
+        reg.add_snapshot(APP, name, "s-1", SWAP_STATE, 0.01)
+        _set_status(reg, APP, name, Event.SWAP_DONE, address=None)
+        reg.processes(APP)                    # _push_world (SWAPPED_OUT)
+        reg.snapshots(APP, name)
+        reg.drop_snapshot(APP, name, "s-1")
+        cleanup.append(lambda: _swap_back(reg, name))
+
+    def inv_sticky() -> None:  # Invoker.submit -> _ready -> _claim
+        name = pick()
+        for _ in range(3):
+            reg.get_app(APP)
+        reg.get_process(APP, name)
+        reg.get_process(APP, name)
+
+    def inv_faas() -> None:  # Invoker.submit -> _pick_pooled -> _scan_pool
+        pick()
+        reg.get_app(APP)
+        reg.processes(APP)
+
+    return {
+        "get_process": lambda: reg.get_process(APP, pick()), "update_process": update, "insert_process": insert,
+        "list_app": lambda: (pick(), reg.processes(APP)), "list_app_small": lambda: (pick(), reg.processes(SMALL_APP)),
+        "list_all": lambda: (pick(), reg.processes()), "ev_create": ev_create, "ev_swap_out": ev_swap_out,
+        "inv_sticky": inv_sticky, "inv_faas": inv_faas,
+    }
+
+
+def registry_rows(tmp: Path, sizes: tuple[int, ...], quick: bool) -> list[Row]:
+    """Time every :data:`REGISTRY_OPS` entry with each of ``sizes`` records in one registry (grown size by size)."""
+    rows: list[Row] = []
+    reg = _new_registry(tmp)
+    rng = random.Random(12)
+    try:
+        for i in range(10):
+            reg.put_process(_record(i, SMALL_APP))
+        have = 0
+        for n in tqdm(sizes, desc="registry", unit="size", leave=False):
+            for i in range(have, n):
+                reg.put_process(_record(i))
+            have = n
+            cleanup: list[Callable[[], None]] = []
+            ops = _registry_ops(reg, n, rng, cleanup)
+            for op in REGISTRY_OPS:
+                reps = (max(3, min(200, 30_000 // n)) if quick else max(10, min(1000, 300_000 // n))) \
+                    if op in LINEAR_OPS else (100 if quick else 500)
+                values = _time_with_cleanup(ops[op], cleanup, reps)
+                rows.append(Row("registry", op, n, "s", values, {"records": n + 10}))
+            log.info("registry with %d records: get %.0f us, list_app %.2f ms", n,
+                     rows[-10].median * 1e6, rows[-7].median * 1e3)
+    finally:
+        reg.close()
+    return rows
+
+
+# ====================================================================== (b) world updates
+class CountingEndpoint:
+    """Stands in for :class:`~praas_kit.control.endpoint.ProcessEndpoint`: counts what would be sent."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.bytes = 0
+        self.last: bytes = b""
+
+    def on(self, frame_type: str, handler: Any) -> None:
+        """Handlers are never called: nothing arrives."""
+
+    def send(self, session: Session, frames: list[Any]) -> None:
+        self.frames += 1
+        self.bytes += sum(len(f) for f in frames)
+        self.last = frames[0]
+
+    def send_to(self, ident: bytes, frames: list[Any]) -> None:
+        self.frames += 1
+        self.bytes += sum(len(f) for f in frames)
+
+
+class WorldBench:
+    """A :class:`Controller` reduced to what :meth:`Controller._push_world` touches: a real registry, real sessions
+    and held messages, and a :class:`CountingEndpoint`. :meth:`allocate` adds one running process."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.registry = _new_registry(tmp)
+        self.endpoint = CountingEndpoint()
+        self.ctl = Controller.__new__(Controller)  # no backend, store or sockets: only the world push is run
+        self.ctl.registry, self.ctl.sessions = self.registry, Sessions()
+        self.ctl.endpoint = cast(ProcessEndpoint, self.endpoint)
+        self.ctl.held = HeldMessages(self.registry, self.ctl.sessions, self.ctl.endpoint, lambda a, n: True,
+                                     lambda a, n: True)
+        self.running = 0
+
+    def allocate(self) -> None:
+        """Record process number ``running`` as ALLOCATED and connected (no push)."""
+        rec = _record(self.running)
+        self.registry.put_process(rec)
+        session = Session(APP, rec.name, rec.incarnation, "secret")
+        self.ctl.sessions.add(session)
+        self.ctl.sessions.attach(session, rec.name.encode())
+        self.running += 1
+
+    def push(self) -> None:
+        self.ctl._push_world(APP)
+
+    def close(self) -> None:
+        self.registry.close()
+
+
+def entry_sizes(frame: bytes) -> tuple[int, list[int]]:
+    """``(bytes of a world header with no process, [bytes each process adds])`` read from a real world frame, in
+    its order: the frame with the first k processes has ``empty + sum(sizes[:k]) + (k - 1)`` bytes (commas)."""
+    procs = json.loads(frame)["procs"]
+    empty = len(wire.header("world", procs={}))
+    return empty, [len(wire.header("world", procs={k: v})) - empty for k, v in procs.items()]
+
+
+def frame_bytes(empty: int, sizes: list[int]) -> list[int]:
+    """Bytes of the world frame with 1, 2, ... ``len(sizes)`` processes."""
+    out, total = [], empty - 1
+    for s in sizes:
+        total += s + 1
+        out.append(total)
+    return out
+
+
+def allocation_cost(empty: int, sizes: list[int], delta: list[int]) -> dict[str, int]:
+    """Frames and bytes the control plane sends to allocate ``len(sizes)`` processes one after another: with full
+    worlds (allocation k sends the k-process world to k peers), with deltas (``delta[k]``: the one-entry frame
+    to the k - 1 others, the full world to the new one), and with lazy lookup (nothing is pushed)."""
+    full = frame_bytes(empty, sizes)
+    n = len(sizes)
+    return {"full_frames": n * (n + 1) // 2, "full_bytes": sum((k + 1) * b for k, b in enumerate(full)),
+            "delta_frames": n * (n + 1) // 2, "delta_bytes": sum(k * delta[k] + full[k] for k in range(n)),
+            "lazy_frames": 0, "lazy_bytes": 0}
+
+
+def _fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares ``y = a + b x``."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+    return my - b * mx, b
+
+
+def interpolate(points: dict[int, float], x: int) -> float:
+    """Piecewise-linear interpolation through the measured ``points`` (``{N: median}``), constant beyond them."""
+    xs = sorted(points)
+    if x <= xs[0]:
+        return points[xs[0]]
+    for lo, hi in zip(xs, xs[1:], strict=False):
+        if x <= hi:
+            return points[lo] + (points[hi] - points[lo]) * (x - lo) / (hi - lo)
+    return points[xs[-1]]
+
+
+def fit_power(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares ``y = c * x**k`` on a log-log scale; ``(c, k)``."""
+    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if x > 0 and y > 0]
+    if len(pts) < 2:
+        return float("nan"), float("nan")
+    a, b = _fit_line([p[0] for p in pts], [p[1] for p in pts])
+    return math.exp(a), b
+
+
+def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], quick: bool) -> list[Row]:
+    """Per-push time, frame size and receiver-side parse at each of ``sizes``; allocation totals simulated for
+    ``sim_sizes`` and computed for all ``sizes``."""
+    rows: list[Row] = []
+    for n in tqdm(sim_sizes, desc="world: simulated allocations", leave=False):
+        bench = WorldBench(tmp)
+        try:
+            seconds = 0.0
+            for _ in range(n):
+                bench.allocate()
+                t0 = time.perf_counter()
+                bench.push()
+                seconds += time.perf_counter() - t0
+            extra: dict[str, Any] = {"source": "simulated"}
+            rows += [Row("world-alloc", "sim_frames", n, "frames", [float(bench.endpoint.frames)], extra),
+                     Row("world-alloc", "sim_bytes", n, "bytes", [float(bench.endpoint.bytes)], extra),
+                     Row("world-alloc", "sim_seconds", n, "s", [seconds], extra)]
+        finally:
+            bench.close()
+    bench = WorldBench(tmp)
+    pushes: dict[int, float] = {}
+    try:
+        for n in tqdm(sizes, desc="world: one push", leave=False):
+            while bench.running < n:
+                bench.allocate()
+            before = bench.endpoint.frames
+            values = time_calls(bench.push, 3 if n >= 10_000 or quick else 10, warmup=1)
+            frame = bench.endpoint.last
+            per_push = (bench.endpoint.frames - before) // (len(values) + 1)
+            try:
+                wire.decode([frame, b""])
+                accepted = True
+            except ProtocolError:
+                accepted = False
+            info: dict[str, Any] = {"frames_per_push": per_push, "frame_bytes": len(frame), "runtime_accepts": accepted}
+            rows.append(Row("world-push", "full", n, "s", values, info))
+            parse = time_calls(functools.partial(json.loads, frame), 5 if n >= 10_000 else 20, warmup=1)
+            rows.append(Row("world-decode", "full", n, "s", parse, info))
+            pushes[n] = statistics.median(values)
+        empty, sizes_of = entry_sizes(bench.endpoint.last)  # the largest world: every entry, in push order
+        delta = [empty + s for s in sizes_of]  # a world frame of one entry: what a delta would send
+    finally:
+        bench.close()
+    decode = {r.size: r.median for r in rows if r.experiment == "world-decode"}
+    lookup = wire.header("peer", id="0" * 16, dst=f"pool-{sizes[-1]}")  # a proposed request: "where is dst?"
+    limit = max((k + 1 for k, fb in enumerate(frame_bytes(empty, sizes_of)) if fb <= wire.MAX_HEADER), default=0)
+    for n in sizes:
+        cost = allocation_cost(empty, sizes_of[:n], delta[:n])
+        cp_seconds = sum(interpolate(pushes, k) for k in range(1, n + 1))
+        peer_seconds = sum(k * interpolate(decode, k) for k in range(1, n + 1))  # k receivers parse a k-world
+        computed: dict[str, Any] = {"source": "computed", "runtime_limit_processes": limit}
+        rows += [Row("world-alloc", k, n, "frames" if k.endswith("frames") else "bytes", [float(v)], computed)
+                 for k, v in cost.items()]
+        rows += [Row("world-alloc", "full_seconds", n, "s", [cp_seconds], computed),
+                 Row("world-alloc", "peer_parse_seconds", n, "s", [peer_seconds], computed),
+                 Row("world-alloc", "lazy_lookup_bytes", n, "bytes", [float(delta[n - 1] + len(lookup))], computed)]
+    log.info("world frame: %d bytes per process; the runtime accepts worlds of up to %d processes",
+             sizes_of[-1], limit)
+    return rows
+
+
+
+# ====================================================================== (c) S3
+def _s3_cell(s3: list[Any], size: int, clients: int, requests: int) -> list[Row]:
+    """PUT, GET (timed) and DELETE (untimed) ``requests`` objects of ``size`` bytes, split over ``clients`` threads,
+    each with its own boto3 client from ``s3``; a ``s3-put`` and a ``s3-get`` row of per-request seconds, with the
+    aggregate rate in ``extra``."""
+    body = os.urandom(size)
+    per = max(1, requests // clients)
+    keys = [[f"{size}/{clients}/{c}/{i}" for i in range(per)] for c in range(clients)]
+    rows = []
+    for op in ("put", "get", "delete"):  # one by one: Swift wants Content-MD5 on a batch delete
+
+        def one_client(c: int, op: str = op) -> list[float]:
+            latencies = []
+            for key in keys[c]:
+                t0 = time.perf_counter()
+                if op == "put":
+                    s3[c].put_object(Bucket=BUCKET, Key=key, Body=body)
+                elif op == "get":
+                    got = s3[c].get_object(Bucket=BUCKET, Key=key)["Body"].read()
+                    assert len(got) == size
+                else:
+                    s3[c].delete_object(Bucket=BUCKET, Key=key)
+                latencies.append(time.perf_counter() - t0)
+            return latencies
+
+        wall, latencies = run_together(clients, one_client)
+        done = per * clients
+        if op != "delete":
+            rows.append(Row(f"s3-{op}", f"clients={clients}", size, "s", [v for lat in latencies for v in lat],
+                            {"clients": clients, "requests": done, "wall_s": wall, "ops_per_s": done / wall,
+                             "mib_per_s": done * size / wall / (1 << 20)}))
+    return rows
+
+
+def _swap_requests(server: Any, tmp: Path) -> list[Row]:
+    """S3 requests (HTTP, counted in botocore) of one swap-out and one swap-in of a process holding
+    :data:`SWAP_STATE` bytes in one state object, through the real snapshot code and :class:`S3Store`."""
+    from praas_kit.process.mailbox import Mailbox
+    from praas_kit.process.snapshot import restore_snapshot, write_snapshot
+    from praas_kit.process.state import StateStore
+    from praas_kit.storage.base import new_snapshot_id
+    from praas_kit.storage.s3 import S3Store
+
+    store = S3Store(server.endpoint, BUCKET, server.access_key, server.secret_key, server.region)
+    count = [0]
+
+    def counted(**_: Any) -> None:
+        count[0] += 1
+
+    store._client.meta.events.register("before-send.s3", counted)
+    state = StateStore()
+    state.put("state", os.urandom(SWAP_STATE))
+    (tmp / "sd").mkdir(exist_ok=True)
+    out = []
+    try:
+        for phase in ("swap-out", "swap-in"):
+            count[0] = 0
+            t0 = time.perf_counter()
+            if phase == "swap-out":
+                write_snapshot(store, APP, "pool-0", new_snapshot_id(), state, Mailbox(), tmp / "sd")
+            else:
+                latest = store.latest(APP, "pool-0")
+                assert latest is not None
+                restore_snapshot(store, APP, "pool-0", latest, StateStore(), Mailbox(), tmp / "sd")
+            out.append(Row("s3-swap", phase, SWAP_STATE, "requests", [float(count[0])],
+                           {"seconds": time.perf_counter() - t0}))
+        store.delete(APP, "pool-0")
+    finally:
+        store.close()
+    return out
+
+
+def s3_rows(tmp: Path, quick: bool) -> list[Row]:
+    """Every (size, clients) cell of :data:`S3_SIZES` x :data:`S3_CLIENTS`, then the requests of one swap."""
+    from praas_kit.tools.services import SwiftS3Server
+
+    rows: list[Row] = []
+    with SwiftS3Server() as server:
+        server.client().create_bucket(Bucket=BUCKET)
+        s3 = [server.client(max_pool_connections=4) for _ in range(max(S3_CLIENTS))]
+        for client in s3:  # connected and signed once before any clock starts
+            client.head_bucket(Bucket=BUCKET)
+        cells = [(size, c) for size in S3_SIZES for c in S3_CLIENTS]
+        for size, clients in tqdm(cells, desc="S3", leave=False):
+            requests = (8 if quick else 48) if size >= 1 << 20 else (32 if quick else 320)
+            got = _s3_cell(s3, size, clients, max(requests, clients))
+            rows += got
+            log.info("S3 %d B x %d clients: PUT %.0f/s, GET %.0f/s", size, clients, got[0].extra["ops_per_s"],
+                     got[1].extra["ops_per_s"])
+        rows += _swap_requests(server, tmp)
+    return rows
+
+
+# ====================================================================== the run
+def run_scaling(out: Path, quick: bool = True, s3: bool = True) -> BenchRun:
+    """Measure the three scale costs (see the module docstring); ``s3=False`` leaves out the S3 part (it needs
+    the Swift S3 server). Quick: under a minute; full: a few minutes (more repetitions, simulated allocations up
+    to 1,000 processes, more S3 requests). Saves ``scaling.csv`` + ``scaling.meta.json`` under ``out`` and draws
+    ``scaling.png``/``.pdf`` (:func:`plot`)."""
+    params = {"quick": quick, "sizes": list(SIZES), "simulated": list(SIM_SIZES[quick]), "s3": s3,
+              "s3_sizes": list(S3_SIZES) if s3 else [], "s3_clients": list(S3_CLIENTS) if s3 else [],
+              "swap_state_bytes": SWAP_STATE, "nodes": NODES, "max_header": wire.MAX_HEADER,
+              "registry": "SQLite (WAL, synchronous=NORMAL) in a temporary directory",
+              "world": "Controller._push_world over a real registry and sessions; sockets replaced by a counter",
+              "s3_server": "one local OpenStack Swift s3api endpoint (single-process proxy)",
+              "load_average_before": list(os.getloadavg())}
+    rows: list[Row] = []
+    parts = ["registry", "world"] + (["s3"] if s3 else [])
+    with tempfile.TemporaryDirectory(prefix="praas-scaling-") as name:
+        tmp = Path(name)
+        for part in tqdm(parts, desc="praas bench scaling", unit="part"):
+            if part == "registry":
+                rows += registry_rows(tmp, SIZES, quick)
+            elif part == "world":
+                rows += world_rows(tmp, SIZES, SIM_SIZES[quick], quick)
+            else:
+                rows += s3_rows(tmp, quick)
+    params["load_average_after"] = list(os.getloadavg())  # the machine is shared: how busy it was
+    csv_path, meta_path = save(rows, out, "scaling", params)
+    plot(csv_path)
+    return BenchRun(rows, csv_path, meta_path)
+
+
+def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
+    """The cells (experiment, variant, size) a run with ``params`` must have measured (for
+    :func:`praas_kit.bench.validate.validate`)."""
+    sizes = [int(n) for n in params["sizes"]]
+    cells = {("registry", op, n) for op in REGISTRY_OPS for n in sizes}
+    cells |= {(e, "full", n) for e in ("world-push", "world-decode") for n in sizes}
+    cells |= {("world-alloc", v, n) for v in ALLOC_VARIANTS for n in sizes}
+    cells |= {("world-alloc", v, int(n)) for v in ("sim_frames", "sim_bytes", "sim_seconds")
+              for n in params["simulated"]}
+    cells |= {(f"s3-{op}", f"clients={c}", int(size)) for op in ("put", "get") for c in params["s3_clients"]
+              for size in params["s3_sizes"]}
+    if params.get("s3"):
+        cells |= {("s3-swap", phase, int(params["swap_state_bytes"])) for phase in ("swap-out", "swap-in")}
+    return cells
+
+
+# ====================================================================== figures
+def _by(rows: list[Row], experiment: str) -> dict[tuple[str, int], Row]:
+    return {(r.variant, r.size): r for r in rows if r.experiment == experiment}
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f} us" if seconds < 1e-2 else f"{seconds * 1e3:,.1f} ms" if seconds < 10 \
+        else f"{seconds:,.0f} s"
+
+
+def _bytes(n: float) -> str:
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def growth(rows: list[Row]) -> dict[str, dict[str, Any]]:
+    """Per cost: the medians by N and the fitted exponent k of ``c * N**k``: ``{name: {"by_n", "exponent"}}``
+    for every registry operation, ``world-push``, ``world-decode`` and the ``world-alloc`` totals."""
+    out: dict[str, dict[str, Any]] = {}
+    series = [(f"registry {op}", "registry", op) for op in REGISTRY_OPS]
+    series += [("world-push", "world-push", "full"), ("world-decode", "world-decode", "full")]
+    series += [(f"world-alloc {v}", "world-alloc", v) for v in ("full_frames", "full_bytes", "full_seconds",
+                                                                "peer_parse_seconds", "delta_bytes")]
+    for name, experiment, variant in series:
+        by_n = {r.size: r.median for r in rows if r.experiment == experiment and r.variant == variant}
+        if by_n:
+            out[name] = {"by_n": dict(sorted(by_n.items())),
+                         "exponent": fit_power([float(n) for n in by_n], list(by_n.values()))[1]}
+    return out
+
+
+def summarise(rows: list[Row]) -> list[Figure]:
+    """The growth figures: each cost at the smallest and largest N with its fitted exponent (per-operation time
+    ~ N**k), what allocating the largest N costs in world updates (full, delta, lazy), the largest world the
+    runtime accepts, and the S3 rates with the time 10,000 swap-outs would queue on one endpoint."""
+    figures: list[Figure] = []
+    for name, g in growth(rows).items():
+        by_n = g["by_n"]
+        lo, hi = min(by_n), max(by_n)
+        fmt = _bytes if name.endswith("bytes") else (lambda v: f"{v:,.0f}") if name.endswith("frames") else _us
+        figures.append(Figure(name, f"{fmt(by_n[lo])} at N={lo:,} -> {fmt(by_n[hi])} at N={hi:,} "
+                                    f"(~ N^{g['exponent']:.2f})", "", None,
+                              MEANINGS.get(name.removeprefix("registry "), "")))
+    push = [r for r in rows if r.experiment == "world-push"]
+    if push:
+        big = max(push, key=lambda r: r.size)
+        limit = next((r.extra["runtime_limit_processes"] for r in rows if "runtime_limit_processes" in r.extra), 0)
+        figures.append(Figure("world frame", f"{_bytes(big.extra['frame_bytes'])} at N={big.size:,}; runtime "
+                                             f"accepts up to {limit:,} processes", f"<= {_bytes(wire.MAX_HEADER)}",
+                              big.extra["runtime_accepts"], "one world header (wire.MAX_HEADER limit)"))
+    s3 = {(r.experiment, r.size, r.extra["clients"]): r for r in rows if r.experiment in ("s3-put", "s3-get")}
+    for (experiment, size, clients), r in sorted(s3.items()):
+        figures.append(Figure(f"{experiment} {_bytes(size)} x{clients}",
+                              f"{r.extra['ops_per_s']:,.0f} req/s = {r.extra['mib_per_s']:,.1f} MiB/s, "
+                              f"p50 {_us(r.median)}", "", None, "one Swift S3 endpoint on this machine"))
+    swap = {r.variant: r for r in rows if r.experiment == "s3-swap"}
+    if s3 and "swap-out" in swap:
+        requests = swap["swap-out"].median
+        small = max(r.extra["ops_per_s"] for (e, size, _), r in s3.items() if e == "s3-put" and size == S3_SIZES[0])
+        large = max(r.extra["mib_per_s"] for (e, size, _), r in s3.items() if e == "s3-put" and size == S3_SIZES[-1])
+        figures.append(Figure("10,000 swap-outs on one endpoint",
+                              f"{requests:.0f} requests each: >= {10_000 * requests / small:,.0f} s by requests; "
+                              f"10 MiB each: >= {10_000 * 10 / large:,.0f} s by bandwidth", "", None,
+                              "queueing on one S3 endpoint at the best measured rates"))
+    return figures
+
+
+def plot(csv_path: Path) -> list[Path]:
+    """Draw ``scaling.png`` and ``scaling.pdf`` next to ``csv_path``; the two paths. Left: registry time per
+    operation against N (log-log); middle: bytes the control plane sends to allocate N processes, full worlds
+    against deltas, with the runtime's header limit; right: S3 requests/s against concurrent clients."""
+    rows = load_rows(csv_path)
+    plt = pyplot()
+    has_s3 = any(r.experiment == "s3-put" for r in rows)
+    fig, axes = plt.subplots(1, 3 if has_s3 else 2, figsize=(13 if has_s3 else 9, 3.8))
+    ax = axes[0]
+    for op in ("get_process", "update_process", "inv_sticky", "list_app", "ev_create", "inv_faas"):
+        pts = sorted((n, r.median) for (v, n), r in _by(rows, "registry").items() if v == op)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts], marker="o", label=op)
+    ax.set(xscale="log", yscale="log", xlabel="process records N", ylabel="ms per operation",
+           title="(a) SQLite registry")
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    alloc = _by(rows, "world-alloc")
+    for variant, label, style in (("full_bytes", "full world per event (now)", "-"),
+                                  ("delta_bytes", "deltas (proposed)", "--"), ("full_frames", "frames (both)", ":")):
+        pts = sorted((n, r.median) for (v, n), r in alloc.items() if v == variant)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=label)
+    sim = sorted((n, r.median) for (v, n), r in alloc.items() if v == "sim_bytes")
+    if sim:
+        ax.plot([p[0] for p in sim], [p[1] for p in sim], "x", color="black", label="simulated (real pushes)")
+    limit = next((r.extra["runtime_limit_processes"] for r in rows if "runtime_limit_processes" in r.extra), 0)
+    if limit:
+        ax.axvline(limit, color="red", alpha=0.5, lw=1, label=f"world > {wire.MAX_HEADER >> 10} KiB header limit")
+    ax.set(xscale="log", yscale="log", xlabel="processes allocated one after another N",
+           ylabel="bytes (or frames) sent", title="(b) world updates")
+    ax.legend(fontsize=7)
+    if has_s3:
+        ax = axes[2]
+        for size in S3_SIZES:
+            for op, style in (("s3-put", "-"), ("s3-get", "--")):
+                pts = sorted((r.extra["clients"], r.extra["ops_per_s"]) for r in rows
+                             if r.experiment == op and r.size == size)
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
+                            label=f"{op[3:].upper()} {_bytes(size)}")
+        ax.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="requests/s (all clients)",
+               xticks=list(S3_CLIENTS), xticklabels=[str(c) for c in S3_CLIENTS], title="(c) one S3 endpoint (Swift)")
+        ax.legend(fontsize=7)
+    for ax in axes:
+        ax.grid(which="major", alpha=0.35)
+    fig.suptitle("Scale costs on this machine (issue 12)", fontsize=11)
+    return save_figure(fig, csv_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m praas_kit.bench.scaling [--full] [--no-s3] [--out DIR]``: run, save, print the growth figures."""
+    import argparse
+
+    from praas_kit.bench.common import format_figures
+
+    parser = argparse.ArgumentParser(prog="python -m praas_kit.bench.scaling", description=__doc__.split("\n")[0])
+    parser.add_argument("--full", action="store_true", help="the full run (a few minutes) instead of the quick one")
+    parser.add_argument("--no-s3", action="store_true", help="leave out the S3 part (needs the Swift S3 server)")
+    parser.add_argument("--out", type=Path, default=Path("results/scaling/local"), help="output folder")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    run = run_scaling(args.out, quick=not args.full, s3=not args.no_s3)
+    log.info("%s\nwrote %s and %s", format_figures(summarise(run.rows)), run.csv, run.meta)
+    return 0
+
+
+__all__ = ["run_scaling", "summarise", "growth", "plot", "expected", "fit_power", "interpolate", "allocation_cost",
+           "frame_bytes", "entry_sizes", "WorldBench", "CountingEndpoint", "registry_rows", "world_rows", "s3_rows",
+           "SIZES", "SIM_SIZES", "REGISTRY_OPS", "main"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
