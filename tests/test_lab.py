@@ -82,3 +82,46 @@ def test_the_process_explorer_lists_and_acts_on_processes() -> None:
         finally:
             explorer.close()
         assert not explorer._thread.is_alive()
+
+
+def test_the_scale_out_notebook_uses_swarm_only_where_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab, "swarm_ready", lambda: True)
+    for value in ("", "docker", "swarm", "Swarm"):
+        monkeypatch.setenv("PRAAS_BACKEND", value)
+        assert lab.scale_out_backend() == "swarm"
+    monkeypatch.setenv("PRAAS_BACKEND", "local")
+    assert lab.scale_out_backend() == "local"  # asked for: the README's main job, no Docker
+    monkeypatch.setattr(lab, "swarm_ready", lambda: False)
+    for value in ("", "docker", "swarm"):
+        monkeypatch.setenv("PRAAS_BACKEND", value)
+        assert lab.scale_out_backend() == "local"
+    monkeypatch.setenv("PRAAS_BACKEND", "kubernetes")
+    with pytest.raises(InvalidArgument, match="PRAAS_BACKEND='kubernetes'"):
+        lab.scale_out_backend()
+    assert lab.scale_out_backend("local") == "local"  # a papermill parameter wins over the environment
+
+
+def test_swarm_is_not_ready_without_an_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:1")  # nothing listens there
+    assert lab.swarm_ready() is False
+
+
+def test_kmeans_runs_are_saved_as_the_benchmark_saves_them(tmp_path: Path) -> None:
+    from praas_kit.apps.kmeans import DatasetSpec, RunResult, WorkerReport
+    from praas_kit.bench import kmeans
+    from praas_kit.bench.common import load_rows
+
+    def run(variant: str, wall: float, sync: float) -> RunResult:
+        reports = [WorkerReport(rank, 0.5, 0.1, sync, 0.2, wall, 3, [[1.0, 2.0]]) for rank in range(2)]
+        return RunResult(variant, DatasetSpec(100, 2), k=1, epochs=3, wall_s=wall, reports=reports)
+
+    runs = [run("praas", 1.0, 0.1), run("praas", 3.0, 0.3), run("redis", 4.0, 0.6), run("s3", 8.0, 1.0)]
+    csv_path = lab.save_kmeans_runs(runs, tmp_path, "swarm")
+    rows = load_rows(csv_path)
+    m = kmeans.medians(rows)
+    assert m[("kmeans", "praas", 100)] == 2.0 and m[("kmeans-sync", "redis", 100)] == pytest.approx(1.2)
+    assert m[("kmeans-read", "s3", 100)] == 1.0 and m[("kmeans-requests", "praas", 100)] == 6.0
+    assert {r.experiment for r in rows} == set(kmeans.EXPERIMENTS)
+    assert next(r.extra for r in rows) == {"backend": "swarm", "workers": 2, "epochs": 3, "k": 1}
+    assert {(c["what"], c["ours"]) for c in kmeans.comparison(rows) if not c["what"].startswith("Σ")} == {
+        ("Redis/PraaS", 2.0), ("S3/PraaS", 4.0)}
