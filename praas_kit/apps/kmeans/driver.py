@@ -26,7 +26,7 @@ import numpy as np
 from praas_kit.apps.kmeans.data import DatasetSpec, Points
 from praas_kit.apps.kmeans.worker import VARIANTS, Job, WorkerReport
 from praas_kit.apps.latex.deploy import s3_settings
-from praas_kit.errors import InvalidArgument
+from praas_kit.errors import InvalidArgument, Timeout
 from praas_kit.names import validate_name
 
 log = logging.getLogger("praas_kit.apps.kmeans")
@@ -94,10 +94,21 @@ class KMeans:
         try:
             self.praas = cp.create_application(name, code=APP_CODE, vcpus=vcpus, memory_mb=memory_mb)
             self.processes = [self.praas.create_process(n, vcpus=vcpus, memory_mb=memory_mb) for n in self.names]
+            self._wait_for_world()
             self.faas = cp.create_application(f"{name}-faas", code=APP_CODE, vcpus=vcpus, memory_mb=memory_mb)
         except BaseException:
             self.close()
             raise
+
+    def _wait_for_world(self, limit: float = 60.0) -> None:
+        """Wait until every PraaS process sees all the others running (the control plane tells processes about
+        their peers asynchronously; a ``send`` to a peer not yet known fails); :class:`Timeout` after ``limit``."""
+        deadline = time.monotonic() + limit
+        for p in self.processes:
+            while not set(self.names) <= set(p.invoke("kmeans-peers", timeout=limit).json()):
+                if time.monotonic() > deadline:
+                    raise Timeout(f"process {p.name} did not see all of {list(self.names)} within {limit} s")
+                time.sleep(0.05)
 
     def __enter__(self) -> KMeans:
         return self

@@ -6,6 +6,7 @@ does). The same code serves the PraaS processes and the FaaS pool:
   :class:`~praas_kit.apps.kmeans.worker.WorkerReport` as JSON.
 * ``kmeans-prepare`` ``{"dataset", "ranks", "storage", "prefix"}``: generate those shards and put them into the
   bucket (created if missing); replies ``{"keys", "bytes"}``.
+* ``kmeans-peers``: the names of the application's processes this process sees running (its world).
 * ``kmeans-cleanup`` ``{"run", "variant", "workers", "epochs", "storage"}``: delete what a run left in Redis or
   S3; replies the number of keys deleted.
 
@@ -22,6 +23,7 @@ from praas_kit.apps.kmeans.exchange import ChannelExchange, Exchange, RedisExcha
 from praas_kit.apps.kmeans.worker import Job, run_worker
 from praas_kit.errors import InvalidArgument
 from praas_kit.function import Invocation, function
+from praas_kit.lifecycle import Status
 
 _CLIENTS: dict[tuple[str, ...], Any] = {}
 _LOCK = threading.Lock()
@@ -93,6 +95,11 @@ def kmeans_prepare(inv: Invocation, ctx: Any) -> dict[str, Any]:
     ranks = [int(r) for r in args.get("ranks", range(spec.workers))]
     keys = data.upload(spec, s3, storage["bucket"], ranks, args.get("prefix", "kmeans"))
     return {"keys": keys, "bytes": len(keys) * spec.shard_bytes}
+
+
+@function(name="kmeans-peers")
+def kmeans_peers(inv: Invocation, ctx: Any) -> list[str]:
+    return sorted(p["name"] for p in ctx.processes() if p.get("status") == Status.ALLOCATED.value)
 
 
 @function(name="kmeans-cleanup")
