@@ -29,7 +29,9 @@ type        fields                                       meaning
 ``pong``    ``id`` str
 ``err``     ``err`` dict                                 the peer could not decode a frame
 ``hello``   ``app``, ``proc``, ``secret``, ``addr``      process -> control plane: ready
-``world``   ``procs`` dict                               control plane -> process: the peers
+``world``   (the peers as a JSON object in the payload)  control plane -> process: the peers (in the
+                                                         payload, so that no header limit caps them:
+                                                         :func:`world_frames`, :func:`parse_world`)
 ``metrics`` ``inv`` int, ``busy`` float, ``last`` float,  process -> control plane, periodic
             ``inflight`` int, [``rss`` int]
 ``fwd``     ``dst``, ``src``, ``ep``, ``key``, ``seq``     process -> control plane: deliver or hold a
@@ -78,7 +80,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "pong": {"id": _STR},
     "err": {"err": _DICT},
     "hello": {"app": _STR, "proc": _STR, "secret": _STR, "addr": _STR},
-    "world": {"procs": _DICT},
+    "world": {},
     "metrics": {"inv": _INT, "busy": _NUM, "last": _NUM, "inflight": _INT},
     "fwd": {"dst": _STR, "src": _STR, "ep": _STR, "key": _STR, "seq": _INT},
     "swap": {"rid": _STR, "snapshot": _STR},
@@ -123,6 +125,23 @@ def message_header(src: str, ep: str, key: str, seq: int) -> bytes:
 def ack_header(seq: int) -> bytes:
     """The binary cumulative acknowledgement: every message up to ``seq`` was taken."""
     return _ACK.pack(B_ACK, seq)
+
+
+def world_frames(procs: dict[str, Any]) -> list[bytes]:
+    """The ``world`` frame: ``{name: {"status", "address", "key"}}`` of every process of the application, as the
+    payload (a world of thousands of processes is larger than a header may be)."""
+    return [header("world"), json.dumps(procs, separators=(",", ":")).encode()]
+
+
+def parse_world(payload: bytes) -> dict[str, Any]:
+    """The processes of a ``world`` frame's payload; :class:`ProtocolError` if it is not a JSON object."""
+    try:
+        procs = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ProtocolError(f"world is not JSON: {exc}") from None
+    if not isinstance(procs, dict):
+        raise ProtocolError("world is not a JSON object")
+    return procs
 
 
 def _text(raw: bytes, what: str) -> str:

@@ -75,12 +75,11 @@ def test_world_frames_grow_quadratically(quick_run: Any) -> None:
     assert growth["world-alloc full_frames"]["exponent"] == pytest.approx(2.0, abs=0.02)
     assert growth["world-alloc delta_bytes"]["exponent"] < growth["world-alloc full_bytes"]["exponent"] - 0.9
     assert all(_value(rows, "world-alloc", "lazy_frames", n) == 0 for n in scaling.SIZES)
-    # the runtime refuses a world header over wire.MAX_HEADER: 10,000 processes do not fit, 10 do
+    # the world travels in the payload: the runtime accepts a world of 10,000 processes (as a header, over
+    # wire.MAX_HEADER, it refused every world of more than 561)
     pushes = {r.size: r for r in rows if r.experiment == "world-push"}
-    assert pushes[10].extra["runtime_accepts"] and not pushes[10_000].extra["runtime_accepts"]
-    limit = next(r.extra["runtime_limit_processes"] for r in rows if "runtime_limit_processes" in r.extra)
-    assert 10 < limit < 10_000
-    assert (pushes[10_000].extra["frame_bytes"] > wire.MAX_HEADER) and pushes[10].extra["frame_bytes"] < wire.MAX_HEADER
+    assert all(r.extra["runtime_accepts"] for r in pushes.values())
+    assert pushes[10_000].extra["frame_bytes"] > wire.MAX_HEADER
 
 
 def test_world_bench_counts_every_push(tmp_path: Path) -> None:
@@ -93,7 +92,7 @@ def test_world_bench_counts_every_push(tmp_path: Path) -> None:
             bench.push()
             assert bench.endpoint.frames == k * (k + 1) // 2
         empty, sizes = scaling.entry_sizes(bench.endpoint.last)
-        assert len(sizes) == 20 and scaling.frame_bytes(empty, sizes)[-1] == len(bench.endpoint.last)
+        assert len(sizes) == 20 and scaling.frame_bytes(empty, sizes)[-1] == sum(len(f) for f in bench.endpoint.last)
         cost = scaling.allocation_cost(empty, sizes, [empty + s for s in sizes])
         assert cost["full_frames"] == 210 and cost["full_bytes"] == bench.endpoint.bytes
     finally:

@@ -212,3 +212,16 @@ def test_an_idle_refused_data_plane_connection_does_not_flood_its_monitor() -> N
     finally:
         conn.close()
         server.close(linger=0)
+
+
+def test_a_world_of_ten_thousand_processes_fits_in_a_frame():
+    """The world travels in the payload: as a header it was refused above 561 processes (wire.MAX_HEADER)."""
+    procs = {f"pool-{i}": {"status": "ALLOCATED", "address": f"tcp://10.0.{i >> 8}.{i & 255}:30000", "key": "k" * 40}
+             for i in range(10_000)}
+    frames = wire.world_frames(procs)
+    assert sum(len(f) for f in frames) > wire.MAX_HEADER
+    hdr, payload = wire.decode(frames)
+    assert hdr["t"] == "world" and wire.parse_world(payload) == procs
+    for bad in (b"[1, 2]", b"not json", b"\xff"):
+        with pytest.raises(ProtocolError):
+            wire.parse_world(bad)

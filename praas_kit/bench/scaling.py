@@ -12,8 +12,9 @@ Three parts, each a set of :class:`~praas_kit.bench.common.Row` series:
 * **world** -- the real :meth:`Controller._push_world <praas_kit.control.controller.Controller._push_world>` over a
   real registry and real sessions, with an endpoint that counts frames instead of writing to sockets (socket
   time is not included). ``world-push``: seconds per push with N processes running (N frames, one per peer);
-  ``world-decode``: seconds to parse one such frame on the receiving side, and whether the runtime's
-  :func:`praas_kit.wire.decode` accepts it (headers are limited to ``wire.MAX_HEADER``); ``world-alloc``:
+  ``world-decode``: seconds to parse one such frame on the receiving side, and whether the runtime accepts it
+  (:func:`praas_kit.wire.decode` then :func:`praas_kit.wire.parse_world`; the world travels in the payload since
+  this measurement found that, as a header, it was refused above 561 processes); ``world-alloc``:
   frames, bytes and control-plane seconds to allocate N processes one after another (every allocation pushes
   the whole world to every running peer: N(N+1)/2 frames, O(N^3) bytes). Small N are *simulated* (every push
   really made and counted); every N is also *computed* from the per-entry sizes of a real frame and the measured
@@ -34,7 +35,6 @@ Run it with ``python -m praas_kit.bench.scaling [--full] [--no-s3]``; ``docs/sca
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import os
@@ -256,7 +256,7 @@ class CountingEndpoint:
     def __init__(self) -> None:
         self.frames = 0
         self.bytes = 0
-        self.last: bytes = b""
+        self.last: list[bytes] = []
 
     def on(self, frame_type: str, handler: Any) -> None:
         """Handlers are never called: nothing arrives."""
@@ -264,7 +264,7 @@ class CountingEndpoint:
     def send(self, session: Session, frames: list[Any]) -> None:
         self.frames += 1
         self.bytes += sum(len(f) for f in frames)
-        self.last = frames[0]
+        self.last = frames
 
     def send_to(self, ident: bytes, frames: list[Any]) -> None:
         self.frames += 1
@@ -301,12 +301,16 @@ class WorldBench:
         self.registry.close()
 
 
-def entry_sizes(frame: bytes) -> tuple[int, list[int]]:
-    """``(bytes of a world header with no process, [bytes each process adds])`` read from a real world frame, in
+def _frames_bytes(frames: list[bytes]) -> int:
+    return sum(len(f) for f in frames)
+
+
+def entry_sizes(frames: list[bytes]) -> tuple[int, list[int]]:
+    """``(bytes of a world frame with no process, [bytes each process adds])`` read from a real world frame, in
     its order: the frame with the first k processes has ``empty + sum(sizes[:k]) + (k - 1)`` bytes (commas)."""
-    procs = json.loads(frame)["procs"]
-    empty = len(wire.header("world", procs={}))
-    return empty, [len(wire.header("world", procs={k: v})) - empty for k, v in procs.items()]
+    procs = wire.parse_world(frames[1])
+    empty = _frames_bytes(wire.world_frames({}))
+    return empty, [_frames_bytes(wire.world_frames({k: v})) - empty for k, v in procs.items()]
 
 
 def frame_bytes(empty: int, sizes: list[int]) -> list[int]:
@@ -384,16 +388,17 @@ def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], qu
                 bench.allocate()
             before = bench.endpoint.frames
             values = time_calls(bench.push, 3 if n >= 10_000 or quick else 10, warmup=1)
-            frame = bench.endpoint.last
+            frames = bench.endpoint.last
             per_push = (bench.endpoint.frames - before) // (len(values) + 1)
             try:
-                wire.decode([frame, b""])
+                wire.parse_world(wire.decode(frames)[1])
                 accepted = True
             except ProtocolError:
                 accepted = False
-            info: dict[str, Any] = {"frames_per_push": per_push, "frame_bytes": len(frame), "runtime_accepts": accepted}
+            info: dict[str, Any] = {"frames_per_push": per_push, "frame_bytes": _frames_bytes(frames),
+                                    "runtime_accepts": accepted}
             rows.append(Row("world-push", "full", n, "s", values, info))
-            parse = time_calls(functools.partial(json.loads, frame), 5 if n >= 10_000 else 20, warmup=1)
+            parse = time_calls(functools.partial(wire.parse_world, frames[1]), 5 if n >= 10_000 else 20, warmup=1)
             rows.append(Row("world-decode", "full", n, "s", parse, info))
             pushes[n] = statistics.median(values)
         empty, sizes_of = entry_sizes(bench.endpoint.last)  # the largest world: every entry, in push order
@@ -402,19 +407,17 @@ def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], qu
         bench.close()
     decode = {r.size: r.median for r in rows if r.experiment == "world-decode"}
     lookup = wire.header("peer", id="0" * 16, dst=f"pool-{sizes[-1]}")  # a proposed request: "where is dst?"
-    limit = max((k + 1 for k, fb in enumerate(frame_bytes(empty, sizes_of)) if fb <= wire.MAX_HEADER), default=0)
     for n in sizes:
         cost = allocation_cost(empty, sizes_of[:n], delta[:n])
         cp_seconds = sum(interpolate(pushes, k) for k in range(1, n + 1))
         peer_seconds = sum(k * interpolate(decode, k) for k in range(1, n + 1))  # k receivers parse a k-world
-        computed: dict[str, Any] = {"source": "computed", "runtime_limit_processes": limit}
+        computed: dict[str, Any] = {"source": "computed"}
         rows += [Row("world-alloc", k, n, "frames" if k.endswith("frames") else "bytes", [float(v)], computed)
                  for k, v in cost.items()]
         rows += [Row("world-alloc", "full_seconds", n, "s", [cp_seconds], computed),
                  Row("world-alloc", "peer_parse_seconds", n, "s", [peer_seconds], computed),
                  Row("world-alloc", "lazy_lookup_bytes", n, "bytes", [float(delta[n - 1] + len(lookup))], computed)]
-    log.info("world frame: %d bytes per process; the runtime accepts worlds of up to %d processes",
-             sizes_of[-1], limit)
+    log.info("world frame: %d bytes per process", sizes_of[-1])
     return rows
 
 
@@ -606,10 +609,10 @@ def summarise(rows: list[Row]) -> list[Figure]:
     push = [r for r in rows if r.experiment == "world-push"]
     if push:
         big = max(push, key=lambda r: r.size)
-        limit = next((r.extra["runtime_limit_processes"] for r in rows if "runtime_limit_processes" in r.extra), 0)
-        figures.append(Figure("world frame", f"{_bytes(big.extra['frame_bytes'])} at N={big.size:,}; runtime "
-                                             f"accepts up to {limit:,} processes", f"<= {_bytes(wire.MAX_HEADER)}",
-                              big.extra["runtime_accepts"], "one world header (wire.MAX_HEADER limit)"))
+        figures.append(Figure("world frame", f"{_bytes(big.extra['frame_bytes'])} at N={big.size:,}; the runtime "
+                                             f"{'accepts' if big.extra['runtime_accepts'] else 'refuses'} it",
+                              "accepted", big.extra["runtime_accepts"],
+                              "one world frame (the peers in its payload: no header limit)"))
     s3 = {(r.experiment, r.size, r.extra["clients"]): r for r in rows if r.experiment in ("s3-put", "s3-get")}
     for (experiment, size, clients), r in sorted(s3.items()):
         figures.append(Figure(f"{experiment} {_bytes(size)} x{clients}",
@@ -653,9 +656,6 @@ def plot(csv_path: Path) -> list[Path]:
     sim = sorted((n, r.median) for (v, n), r in alloc.items() if v == "sim_bytes")
     if sim:
         ax.plot([p[0] for p in sim], [p[1] for p in sim], "x", color="black", label="simulated (real pushes)")
-    limit = next((r.extra["runtime_limit_processes"] for r in rows if "runtime_limit_processes" in r.extra), 0)
-    if limit:
-        ax.axvline(limit, color="red", alpha=0.5, lw=1, label=f"world > {wire.MAX_HEADER >> 10} KiB header limit")
     ax.set(xscale="log", yscale="log", xlabel="processes allocated one after another N",
            ylabel="bytes (or frames) sent", title="(b) world updates")
     ax.legend(fontsize=7)

@@ -441,9 +441,9 @@ class Controller:
         recs = self.registry.processes(app)
         procs = {r.name: {"status": r.status.value, "address": r.address if r.status == Status.ALLOCATED else None,
                           "key": r.public_key if r.status == Status.ALLOCATED else None} for r in recs}
-        hdr = wire.header("world", procs=procs)
+        frames = wire.world_frames(procs)
         for connected in self.sessions.connected(app):
-            self.endpoint.send(connected, [hdr, b""])
+            self.endpoint.send(connected, frames)
         # a newly ALLOCATED process may have messages held for it
         for r in recs:
             if r.status == Status.ALLOCATED:

@@ -50,15 +50,15 @@ from praas_kit.process.peers import Peers
 from praas_kit.process.snapshot import restore_snapshot
 from praas_kit.process.state import StateStore
 from praas_kit.process.swapper import Phase, Swapper
-from praas_kit.process.threads import IOPool
+from praas_kit.process.threads import IOPool, readable
 from praas_kit.storage.base import SwapStore
 from praas_kit.storage.registry import open_store
 
 log = logging.getLogger("praas_kit.process")
 
 _NOBLOCK = int(zmq.NOBLOCK)
-#: the most rounds one drain runs (one message from each socket with input a round) before timers get a turn
-DRAIN_ROUNDS = 1024
+#: the most rounds one drain runs before timers get a turn, and the most messages it takes from one socket a round
+DRAIN_ROUNDS, DRAIN_BATCH = 64, 256
 Route = tuple[Any, ...]
 """Where a result goes: ``("r", ident)`` a data-plane client or peer; ``("c",)`` the control plane."""
 Work = tuple[Route, str, str, bytes]  # (route, invocation id, function, payload)
@@ -119,7 +119,7 @@ class ProcessRuntime:
         self.zap: zmq.Socket[Any] | None = None
         self._fd_list: list[int] = []  # replaced (never mutated) when the sockets change
         self._poll_items: list[tuple[zmq.Socket[Any], int]] = []  # the same sockets, for zmqio.ready
-        self._peer_of: dict[zmq.Socket[Any], str] = {}
+        self._handlers: dict[zmq.Socket[Any], Callable[[zmq.Socket[Any]], None]] = {}
         self.pool = IOPool(cfg.workers, lambda: self._fd_list, self._drain, self._tick, self._execute)
         self._next_metrics = 0.0
 
@@ -248,7 +248,7 @@ class ProcessRuntime:
         socks = [self.router, self.ctl, self.zap, *self.peers.socks.values()]
         self._fd_list = [int(s.getsockopt(zmq.FD)) for s in socks if s is not None]
         self._poll_items = [(s, zmqio.POLLIN) for s in socks if s is not None]
-        self._peer_of = {sock: name for name, sock in self.peers.socks.items()}
+        self._handlers = self._handlers_for()
         self.pool.wake_leader()
 
     def run(self) -> int:
@@ -286,9 +286,10 @@ class ProcessRuntime:
     # ---------------------------------------------------------------- input (I/O lock held)
     def _drain(self) -> bool:
         """Handle everything readable on every socket; whether anything was delivered. Each round asks libzmq
-        once which sockets have input (:func:`praas_kit.zmqio.ready`) and takes one message from each; it ends
-        with a round that finds none, so every socket was checked after the last operation on it. Stops early
-        (and sets the pool's ``backlog``) after :data:`DRAIN_ROUNDS` rounds, so that timers run under a flood."""
+        once which sockets have input (:func:`praas_kit.zmqio.ready`) and takes up to :data:`DRAIN_BATCH`
+        messages from each; it ends with a round that finds none, so every socket was checked after the last
+        operation on it. Stops early (and sets the pool's ``backlog``) after :data:`DRAIN_ROUNDS` rounds, so
+        that timers run under a flood."""
         got = False
         self.pool.backlog = True
         for _ in range(DRAIN_ROUNDS):
@@ -300,22 +301,37 @@ class ProcessRuntime:
                 break
             got = True
             for sock, _ in hot:
-                if sock.closed:  # a peer's socket a handler of this round dropped
-                    continue
-                try:
-                    if sock is self.router:
-                        self._on_router(zmqio.recv_frames(sock))
-                    elif sock is self.ctl:
-                        self._on_ctl(zmqio.recv_frames(sock))
-                    elif sock is self.zap:
-                        sock.send_multipart(zap_reply(sock.recv_multipart(_NOBLOCK), self._users))
-                    else:
-                        name = self._peer_of.get(sock)
-                        if name is not None and self.peers.socks.get(name) is sock:
-                            self.peers.on_frames(name, zmqio.recv_frames(sock))
-                except zmq.Again:
-                    continue
+                handle = self._handlers.get(sock)
+                for _ in range(DRAIN_BATCH):
+                    if handle is None or sock.closed:  # a peer's socket that a handler of this round dropped
+                        break
+                    try:
+                        handle(sock)
+                    except zmq.Again:
+                        break
+                    if not readable(sock):
+                        break
         return got
+
+    def _handlers_for(self) -> dict[zmq.Socket[Any], Callable[[zmq.Socket[Any]], None]]:
+        """What takes one message from each socket."""
+        out: dict[zmq.Socket[Any], Callable[[zmq.Socket[Any]], None]] = {
+            self.router: lambda s: self._on_router(zmqio.recv_frames(s))}
+        if self.ctl is not None:
+            out[self.ctl] = lambda s: self._on_ctl(zmqio.recv_frames(s))
+        if self.zap is not None:
+            out[self.zap] = self._on_zap
+        for name, sock in self.peers.socks.items():
+            out[sock] = lambda s, name=name: self._on_peer(name, s)  # type: ignore[misc]
+        return out
+
+    def _on_zap(self, sock: zmq.Socket[Any]) -> None:
+        sock.send_multipart(zap_reply(sock.recv_multipart(_NOBLOCK), self._users))
+
+    def _on_peer(self, name: str, sock: zmq.Socket[Any]) -> None:
+        frames = zmqio.recv_frames(sock)
+        if self.peers.socks.get(name) is sock:
+            self.peers.on_frames(name, frames)
 
     def _tick(self) -> float:
         """Timers (I/O lock held): metrics, the control plane's liveness; the seconds until the next."""
@@ -428,7 +444,10 @@ class ProcessRuntime:
         elif t == "ack":  # the control plane holds (held=true) or delivered a forwarded message
             self.peers.forwarded(hdr["dst"], hdr["seq"], delivered=not hdr.get("held"))
         elif t == "world":
-            self._on_world(hdr["procs"])
+            try:
+                self._on_world(wire.parse_world(payload.bytes))
+            except ProtocolError as exc:
+                log.warning("bad world from the control plane: %s", exc)
         elif t == "swap":
             self.swapper.start(hdr)
         elif t == "stop":
