@@ -5,7 +5,8 @@
 #   3. start the Docker engine and build the images from scratch (offline base if no registry),
 #   4. ruff and mypy, then pytest on every backend with PRAAS_REQUIRE_ALL=1 (a skipped test fails the run),
 #      then every notebook under nbval (docker backend, quick mode; cells marked NBVAL_CHECK_OUTPUT compared),
-#   5. stop what it started (containers, networks, the engine) also when a step fails.
+#   5. stop what it started (containers, networks, Swarm services and a Swarm the tests initialised, the engine)
+#      also when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '\n[test-all] %s\n' "$*"; }
@@ -14,6 +15,20 @@ cleanup() {
   local rc=$?
   log "cleaning up"
   if docker info >/dev/null 2>&1; then
+    # Swarm: services, secrets and configs the tests left, then the Swarm itself if praas-kit initialised it
+    # (node label praas-kit.swarm-created; a Swarm that existed before is kept) and the docker_gwbridge it leaves
+    if [[ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" == active ]]; then
+      docker service ls -q --filter label=praas-kit=1 | xargs -r docker service rm >/dev/null 2>&1 || true
+      docker stack ls --format '{{.Name}}' 2>/dev/null | grep '^praas-test-' | xargs -r -n1 docker stack rm >/dev/null 2>&1 || true
+      sleep 2
+      docker secret ls -q --filter label=praas-kit=1 | xargs -r docker secret rm >/dev/null 2>&1 || true
+      docker config ls -q --filter label=praas-kit=1 | xargs -r docker config rm >/dev/null 2>&1 || true
+      if docker node inspect self --format '{{index .Spec.Labels "praas-kit.swarm-created"}}' 2>/dev/null | grep -q 1; then
+        docker swarm leave --force >/dev/null 2>&1 || true
+        sleep 1
+        docker network rm docker_gwbridge >/dev/null 2>&1 || true
+      fi
+    fi
     docker ps -aq --filter label=praas-kit=1 | xargs -r docker rm -f >/dev/null 2>&1 || true
     docker ps -aq --filter label=com.docker.compose.project=praas-test | xargs -r docker rm -f >/dev/null 2>&1 || true
     docker network ls -q --filter label=praas-kit=1 | xargs -r docker network rm >/dev/null 2>&1 || true

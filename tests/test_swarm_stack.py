@@ -1,0 +1,113 @@
+"""``docker/stack.yaml``: it parses (``docker stack config``), and deployed on the test session's single-node
+Swarm (published ports moved to free ones, a network and stack name of the test's own) its control plane runs the
+swarm backend from a container: a process it creates is ALLOCATED at a node address and answers on its data
+plane. Everything the stack and its control plane started is removed afterwards, also when the test fails."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BACKEND_NEEDS, docker_image_exists, require
+
+STACK = Path(__file__).resolve().parents[1] / "docker" / "stack.yaml"
+
+
+def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_stack_file_parses() -> None:
+    BACKEND_NEEDS["swarm"]()
+    done = _docker("stack", "config", "-c", str(STACK))
+    require(done.returncode == 0 or "unknown command" not in done.stderr, "this docker CLI has no `stack config`")
+    assert done.returncode == 0, done.stderr
+    import yaml
+
+    config = yaml.safe_load(done.stdout)
+    assert set(config["services"]) == {"s3", "redis", "controlplane"}
+    assert config["networks"]["praas"]["attachable"] is True
+    for service in config["services"].values():
+        assert service["deploy"]["endpoint_mode"] == "dnsrr"
+        assert all(p["mode"] == "host" for p in service["ports"])
+    assert config["services"]["controlplane"]["environment"]["PRAAS_BACKEND"] == "swarm"
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The stack deployed under a name, network and ports of its own; removed with everything it started."""
+    import yaml
+
+    from praas_kit import docker_engine, image_names
+    from praas_kit._net import free_port
+    from praas_kit.deploy.swarm import remove_services
+
+    BACKEND_NEEDS["swarm"]()
+    for image in (image_names.S3, image_names.REDIS, image_names.CONTROLPLANE):
+        require(docker_image_exists(image), f"image {image} not built (praas images build)")
+    tag = uuid.uuid4().hex[:6]
+    name, network = f"praas-test-{tag}", f"praas-swarm-{tag}"
+    config = yaml.safe_load(STACK.read_text())
+    config["networks"]["praas"]["name"] = network
+    config["services"]["controlplane"]["environment"]["PRAAS_SWARM_NETWORK"] = network
+    config["services"]["controlplane"]["environment"]["PRAAS_SWARM_RESERVE"] = "0.05"
+    ports = {}
+    for service, spec in config["services"].items():
+        ports[service] = spec["ports"][0]["published"] = free_port()
+    path = tmp_path / "stack.yaml"
+    path.write_text(yaml.safe_dump(config))
+    client = docker_engine.connect()
+    try:
+        done = _docker("stack", "deploy", "--resolve-image", "never", "-c", str(path), name, timeout=120)
+        assert done.returncode == 0, done.stderr
+        yield {"name": name, "ports": ports, "client": client}
+    finally:
+        _docker("stack", "rm", name)
+        left = [s["ID"] for s in client.api.services(filters={"label": "praas-kit.app"})
+                if s["Spec"]["Labels"].get("praas-kit.app", "").startswith(f"stack-{tag}")]
+        stack_services = [s["ID"] for s in client.api.services(filters={"label": f"com.docker.stack.namespace={name}"})]
+        remove_services(client, left + stack_services)
+        from praas_kit.deploy.swarm import remove_overlay
+
+        for net in client.networks.list(names=[network]):
+            remove_overlay(net)
+        client.close()
+
+
+def test_stack_deploys_a_control_plane_that_runs_processes(stack: dict[str, Any]) -> None:
+    import httpx
+
+    import praas_kit
+
+    client, port = stack["client"], stack["ports"]["controlplane"]
+    deadline = time.monotonic() + 90
+    # a stack has no depends_on: wait for the control plane and for S3 (which processes swap to)
+    for url, service in ((f"http://127.0.0.1:{port}/healthz", "controlplane"),
+                         (f"http://127.0.0.1:{stack['ports']['s3']}/healthcheck", "s3")):
+        while True:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, _docker("service", "logs", f"{stack['name']}_{service}").stdout[-3000:]
+            time.sleep(0.5)
+    service = f"com.docker.swarm.service.name={stack['name']}_controlplane"
+    (container,) = client.containers.list(filters={"label": service})
+    token = container.exec_run(["cat", "/var/lib/praas/token"]).output.decode().strip()
+    with praas_kit.connect(f"http://127.0.0.1:{port}", token=token) as cp:
+        app = cp.create_application(f"stack-{stack['name'].rsplit('-', 1)[1]}", code=None)
+        p = app.create_process("p", vcpus=0.5, memory_mb=128)
+        try:
+            assert p.status == "ALLOCATED" and p.address.startswith("tcp://")
+            assert praas_kit.Status.ALLOCATED.value == app.process("p").status
+            with pytest.raises(praas_kit.FunctionNotFound):  # the host reaches it over the data plane
+                p.invoke("no-such-function")
+        finally:
+            app.delete_process("p")
+            app.delete()
