@@ -274,7 +274,8 @@ def images_list() -> None:
 
 @app.command()
 def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels, "
-                                                   "state, swap, allocation, latex, kmeans or profile"),
+                                                   "state, swap, allocation, latex, kmeans, scaling or "
+                                                   "profile"),
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),

@@ -19,4 +19,5 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "swap": ("praas_kit.bench.swap", "run_swap_benchmark"),
     "kmeans": ("praas_kit.bench.kmeans", "run_kmeans_benchmark"),
     "allocation": ("praas_kit.bench.allocation", "run_allocation_benchmark"),
+    "scaling": ("praas_kit.bench.scaling", "run_scaling"),
 }

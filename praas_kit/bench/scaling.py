@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import os
 import random
 import statistics
@@ -50,7 +49,9 @@ from typing import Any, cast
 from tqdm.auto import tqdm
 
 from praas_kit import wire
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, pyplot, run_together, save, save_figure, time_calls
+from praas_kit.bench.common import BenchRun, Row, save, time_calls
+from praas_kit.bench.scaling_report import REGISTRY_OPS, fit_power, growth, interpolate, plot, summarise
+from praas_kit.bench.scaling_s3 import S3_CLIENTS, S3_SIZES, SWAP_STATE, s3_rows
 from praas_kit.control.channels import HeldMessages
 from praas_kit.control.controller import Controller
 from praas_kit.control.endpoint import ProcessEndpoint
@@ -66,39 +67,13 @@ log = logging.getLogger("praas_kit.bench.scaling")
 SIZES = (10, 100, 1_000, 10_000)
 #: process counts whose allocation is simulated push by push (quick, full); larger ones are computed
 SIM_SIZES = {True: (10, 100), False: (10, 100, 1_000)}
-#: S3 object sizes (bytes) and concurrent clients
-S3_SIZES = (1 << 10, 100 << 10, 10 << 20)
-S3_CLIENTS = (1, 4, 16)
-#: the state (bytes) of the process whose swap-out and swap-in S3 requests are counted
-SWAP_STATE = 1 << 20
-APP, SMALL_APP, BUCKET = "scale", "small", "praas-bench-scaling"
+APP, SMALL_APP = "scale", "small"
 NODES = 100  #: the simulated addresses spread processes over this many nodes
-REGISTRY_OPS = ("get_process", "update_process", "insert_process", "list_app", "list_app_small", "list_all",
-                "ev_create", "ev_swap_out", "inv_sticky", "inv_faas")
 #: the computed ``world-alloc`` series, per N
 ALLOC_VARIANTS = ("full_frames", "full_bytes", "delta_frames", "delta_bytes", "lazy_frames", "lazy_bytes",
                   "full_seconds", "peer_parse_seconds", "lazy_lookup_bytes")
 #: operations whose cost grows with the records they read (fewer repetitions at large N)
 LINEAR_OPS = frozenset({"list_app", "list_all", "ev_create", "ev_swap_out", "inv_faas"})
-MEANINGS = {
-    "get_process": "one record by (app, name): every REST call and transition reads one",
-    "update_process": "a status change (INSERT OR REPLACE of one record)",
-    "insert_process": "a new record (create)",
-    "list_app": "all records of the big application (world push, pooled routing)",
-    "list_app_small": "all records of a 10-process application beside the big one",
-    "list_all": "every record (downscaler tick, recovery, listing)",
-    "ev_create": "registry calls of one create -> ALLOCATED, world listing included",
-    "ev_swap_out": "registry calls of one swap-out (two world listings)",
-    "inv_sticky": "registry calls of one invocation with ?process=",
-    "inv_faas": "registry calls of one pooled (FaaS-style) invocation",
-    "world-push": "control-plane CPU of one world push to N peers (sockets excluded)",
-    "world-decode": "parsing one N-process world frame in a receiving process",
-    "world-alloc full_frames": "world frames sent to allocate N processes one by one",
-    "world-alloc full_bytes": "world bytes sent to allocate N processes one by one",
-    "world-alloc full_seconds": "control-plane CPU of those pushes (interpolated)",
-    "world-alloc peer_parse_seconds": "CPU all processes spend parsing them",
-    "world-alloc delta_bytes": "the same with one-entry delta frames (proposed)",
-}
 
 
 # ====================================================================== records
@@ -333,32 +308,10 @@ def allocation_cost(empty: int, sizes: list[int], delta: list[int]) -> dict[str,
             "lazy_frames": 0, "lazy_bytes": 0}
 
 
-def _fit_line(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least-squares ``y = a + b x``."""
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
-    return my - b * mx, b
 
 
-def interpolate(points: dict[int, float], x: int) -> float:
-    """Piecewise-linear interpolation through the measured ``points`` (``{N: median}``), constant beyond them."""
-    xs = sorted(points)
-    if x <= xs[0]:
-        return points[xs[0]]
-    for lo, hi in zip(xs, xs[1:], strict=False):
-        if x <= hi:
-            return points[lo] + (points[hi] - points[lo]) * (x - lo) / (hi - lo)
-    return points[xs[-1]]
 
 
-def fit_power(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least-squares ``y = c * x**k`` on a log-log scale; ``(c, k)``."""
-    pts = [(math.log(x), math.log(y)) for x, y in zip(xs, ys, strict=True) if x > 0 and y > 0]
-    if len(pts) < 2:
-        return float("nan"), float("nan")
-    a, b = _fit_line([p[0] for p in pts], [p[1] for p in pts])
-    return math.exp(a), b
 
 
 def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], quick: bool) -> list[Row]:
@@ -423,96 +376,10 @@ def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], qu
 
 
 # ====================================================================== (c) S3
-def _s3_cell(s3: list[Any], size: int, clients: int, requests: int) -> list[Row]:
-    """PUT, GET (timed) and DELETE (untimed) ``requests`` objects of ``size`` bytes, split over ``clients`` threads,
-    each with its own boto3 client from ``s3``; a ``s3-put`` and a ``s3-get`` row of per-request seconds, with the
-    aggregate rate in ``extra``."""
-    body = os.urandom(size)
-    per = max(1, requests // clients)
-    keys = [[f"{size}/{clients}/{c}/{i}" for i in range(per)] for c in range(clients)]
-    rows = []
-    for op in ("put", "get", "delete"):  # one by one: Swift wants Content-MD5 on a batch delete
-
-        def one_client(c: int, op: str = op) -> list[float]:
-            latencies = []
-            for key in keys[c]:
-                t0 = time.perf_counter()
-                if op == "put":
-                    s3[c].put_object(Bucket=BUCKET, Key=key, Body=body)
-                elif op == "get":
-                    got = s3[c].get_object(Bucket=BUCKET, Key=key)["Body"].read()
-                    assert len(got) == size
-                else:
-                    s3[c].delete_object(Bucket=BUCKET, Key=key)
-                latencies.append(time.perf_counter() - t0)
-            return latencies
-
-        wall, latencies = run_together(clients, one_client)
-        done = per * clients
-        if op != "delete":
-            rows.append(Row(f"s3-{op}", f"clients={clients}", size, "s", [v for lat in latencies for v in lat],
-                            {"clients": clients, "requests": done, "wall_s": wall, "ops_per_s": done / wall,
-                             "mib_per_s": done * size / wall / (1 << 20)}))
-    return rows
 
 
-def _swap_requests(server: Any, tmp: Path) -> list[Row]:
-    """S3 requests (HTTP, counted in botocore) of one swap-out and one swap-in of a process holding
-    :data:`SWAP_STATE` bytes in one state object, through the real snapshot code and :class:`S3Store`."""
-    from praas_kit.process.mailbox import Mailbox
-    from praas_kit.process.snapshot import restore_snapshot, write_snapshot
-    from praas_kit.process.state import StateStore
-    from praas_kit.storage.base import new_snapshot_id
-    from praas_kit.storage.s3 import S3Store
-
-    store = S3Store(server.endpoint, BUCKET, server.access_key, server.secret_key, server.region)
-    count = [0]
-
-    def counted(**_: Any) -> None:
-        count[0] += 1
-
-    store._client.meta.events.register("before-send.s3", counted)
-    state = StateStore()
-    state.put("state", os.urandom(SWAP_STATE))
-    (tmp / "sd").mkdir(exist_ok=True)
-    out = []
-    try:
-        for phase in ("swap-out", "swap-in"):
-            count[0] = 0
-            t0 = time.perf_counter()
-            if phase == "swap-out":
-                write_snapshot(store, APP, "pool-0", new_snapshot_id(), state, Mailbox(), tmp / "sd")
-            else:
-                latest = store.latest(APP, "pool-0")
-                assert latest is not None
-                restore_snapshot(store, APP, "pool-0", latest, StateStore(), Mailbox(), tmp / "sd")
-            out.append(Row("s3-swap", phase, SWAP_STATE, "requests", [float(count[0])],
-                           {"seconds": time.perf_counter() - t0}))
-        store.delete(APP, "pool-0")
-    finally:
-        store.close()
-    return out
 
 
-def s3_rows(tmp: Path, quick: bool) -> list[Row]:
-    """Every (size, clients) cell of :data:`S3_SIZES` x :data:`S3_CLIENTS`, then the requests of one swap."""
-    from praas_kit.tools.services import SwiftS3Server
-
-    rows: list[Row] = []
-    with SwiftS3Server() as server:
-        server.client().create_bucket(Bucket=BUCKET)
-        s3 = [server.client(max_pool_connections=4) for _ in range(max(S3_CLIENTS))]
-        for client in s3:  # connected and signed once before any clock starts
-            client.head_bucket(Bucket=BUCKET)
-        cells = [(size, c) for size in S3_SIZES for c in S3_CLIENTS]
-        for size, clients in tqdm(cells, desc="S3", leave=False):
-            requests = (8 if quick else 48) if size >= 1 << 20 else (32 if quick else 320)
-            got = _s3_cell(s3, size, clients, max(requests, clients))
-            rows += got
-            log.info("S3 %d B x %d clients: PUT %.0f/s, GET %.0f/s", size, clients, got[0].extra["ops_per_s"],
-                     got[1].extra["ops_per_s"])
-        rows += _swap_requests(server, tmp)
-    return rows
 
 
 # ====================================================================== the run
@@ -562,119 +429,16 @@ def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
 
 
 # ====================================================================== figures
-def _by(rows: list[Row], experiment: str) -> dict[tuple[str, int], Row]:
-    return {(r.variant, r.size): r for r in rows if r.experiment == experiment}
 
 
-def _us(seconds: float) -> str:
-    return f"{seconds * 1e6:,.0f} us" if seconds < 1e-2 else f"{seconds * 1e3:,.1f} ms" if seconds < 10 \
-        else f"{seconds:,.0f} s"
 
 
-def _bytes(n: float) -> str:
-    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):,.1f} {unit}"
-    return f"{n:,.0f} B"
 
 
-def growth(rows: list[Row]) -> dict[str, dict[str, Any]]:
-    """Per cost: the medians by N and the fitted exponent k of ``c * N**k``: ``{name: {"by_n", "exponent"}}``
-    for every registry operation, ``world-push``, ``world-decode`` and the ``world-alloc`` totals."""
-    out: dict[str, dict[str, Any]] = {}
-    series = [(f"registry {op}", "registry", op) for op in REGISTRY_OPS]
-    series += [("world-push", "world-push", "full"), ("world-decode", "world-decode", "full")]
-    series += [(f"world-alloc {v}", "world-alloc", v) for v in ("full_frames", "full_bytes", "full_seconds",
-                                                                "peer_parse_seconds", "delta_bytes")]
-    for name, experiment, variant in series:
-        by_n = {r.size: r.median for r in rows if r.experiment == experiment and r.variant == variant}
-        if by_n:
-            out[name] = {"by_n": dict(sorted(by_n.items())),
-                         "exponent": fit_power([float(n) for n in by_n], list(by_n.values()))[1]}
-    return out
 
 
-def summarise(rows: list[Row]) -> list[Figure]:
-    """The growth figures: each cost at the smallest and largest N with its fitted exponent (per-operation time
-    ~ N**k), what allocating the largest N costs in world updates (full, delta, lazy), the largest world the
-    runtime accepts, and the S3 rates with the time 10,000 swap-outs would queue on one endpoint."""
-    figures: list[Figure] = []
-    for name, g in growth(rows).items():
-        by_n = g["by_n"]
-        lo, hi = min(by_n), max(by_n)
-        fmt = _bytes if name.endswith("bytes") else (lambda v: f"{v:,.0f}") if name.endswith("frames") else _us
-        figures.append(Figure(name, f"{fmt(by_n[lo])} at N={lo:,} -> {fmt(by_n[hi])} at N={hi:,} "
-                                    f"(~ N^{g['exponent']:.2f})", "", None,
-                              MEANINGS.get(name.removeprefix("registry "), "")))
-    push = [r for r in rows if r.experiment == "world-push"]
-    if push:
-        big = max(push, key=lambda r: r.size)
-        figures.append(Figure("world frame", f"{_bytes(big.extra['frame_bytes'])} at N={big.size:,}; the runtime "
-                                             f"{'accepts' if big.extra['runtime_accepts'] else 'refuses'} it",
-                              "accepted", big.extra["runtime_accepts"],
-                              "one world frame (the peers in its payload: no header limit)"))
-    s3 = {(r.experiment, r.size, r.extra["clients"]): r for r in rows if r.experiment in ("s3-put", "s3-get")}
-    for (experiment, size, clients), r in sorted(s3.items()):
-        figures.append(Figure(f"{experiment} {_bytes(size)} x{clients}",
-                              f"{r.extra['ops_per_s']:,.0f} req/s = {r.extra['mib_per_s']:,.1f} MiB/s, "
-                              f"p50 {_us(r.median)}", "", None, "one Swift S3 endpoint on this machine"))
-    swap = {r.variant: r for r in rows if r.experiment == "s3-swap"}
-    if s3 and "swap-out" in swap:
-        requests = swap["swap-out"].median
-        small = max(r.extra["ops_per_s"] for (e, size, _), r in s3.items() if e == "s3-put" and size == S3_SIZES[0])
-        large = max(r.extra["mib_per_s"] for (e, size, _), r in s3.items() if e == "s3-put" and size == S3_SIZES[-1])
-        figures.append(Figure("10,000 swap-outs on one endpoint",
-                              f"{requests:.0f} requests each: >= {10_000 * requests / small:,.0f} s by requests; "
-                              f"10 MiB each: >= {10_000 * 10 / large:,.0f} s by bandwidth", "", None,
-                              "queueing on one S3 endpoint at the best measured rates"))
-    return figures
 
 
-def plot(csv_path: Path) -> list[Path]:
-    """Draw ``scaling.png`` and ``scaling.pdf`` next to ``csv_path``; the two paths. Left: registry time per
-    operation against N (log-log); middle: bytes the control plane sends to allocate N processes, full worlds
-    against deltas, with the runtime's header limit; right: S3 requests/s against concurrent clients."""
-    rows = load_rows(csv_path)
-    plt = pyplot()
-    has_s3 = any(r.experiment == "s3-put" for r in rows)
-    fig, axes = plt.subplots(1, 3 if has_s3 else 2, figsize=(13 if has_s3 else 9, 3.8))
-    ax = axes[0]
-    for op in ("get_process", "update_process", "inv_sticky", "list_app", "ev_create", "inv_faas"):
-        pts = sorted((n, r.median) for (v, n), r in _by(rows, "registry").items() if v == op)
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] * 1e3 for p in pts], marker="o", label=op)
-    ax.set(xscale="log", yscale="log", xlabel="process records N", ylabel="ms per operation",
-           title="(a) SQLite registry")
-    ax.legend(fontsize=7)
-    ax = axes[1]
-    alloc = _by(rows, "world-alloc")
-    for variant, label, style in (("full_bytes", "full world per event (now)", "-"),
-                                  ("delta_bytes", "deltas (proposed)", "--"), ("full_frames", "frames (both)", ":")):
-        pts = sorted((n, r.median) for (v, n), r in alloc.items() if v == variant)
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", label=label)
-    sim = sorted((n, r.median) for (v, n), r in alloc.items() if v == "sim_bytes")
-    if sim:
-        ax.plot([p[0] for p in sim], [p[1] for p in sim], "x", color="black", label="simulated (real pushes)")
-    ax.set(xscale="log", yscale="log", xlabel="processes allocated one after another N",
-           ylabel="bytes (or frames) sent", title="(b) world updates")
-    ax.legend(fontsize=7)
-    if has_s3:
-        ax = axes[2]
-        for size in S3_SIZES:
-            for op, style in (("s3-put", "-"), ("s3-get", "--")):
-                pts = sorted((r.extra["clients"], r.extra["ops_per_s"]) for r in rows
-                             if r.experiment == op and r.size == size)
-                if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
-                            label=f"{op[3:].upper()} {_bytes(size)}")
-        ax.set(xscale="log", yscale="log", xlabel="concurrent clients", ylabel="requests/s (all clients)",
-               xticks=list(S3_CLIENTS), xticklabels=[str(c) for c in S3_CLIENTS], title="(c) one S3 endpoint (Swift)")
-        ax.legend(fontsize=7)
-    for ax in axes:
-        ax.grid(which="major", alpha=0.35)
-    fig.suptitle("Scale costs on this machine (issue 12)", fontsize=11)
-    return save_figure(fig, csv_path)
 
 
 def main(argv: list[str] | None = None) -> int:
