@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,18 @@ def container_ip(container: Any, network: str) -> str | None:
     return (nets.get(network) or {}).get("IPAddress") or None
 
 
+def inspect(call: Callable[[], Any], what: str) -> Any:
+    """The result of the engine inspect ``call``, its failures as :class:`BackendError`: ``"<what> does not
+    exist"`` or ``"cannot inspect <what>: ..."``."""
+    docker = docker_sdk()
+    try:
+        return call()
+    except docker.errors.NotFound:
+        raise BackendError(f"{what} does not exist") from None
+    except engine_errors() as exc:
+        raise BackendError(f"cannot inspect {what}: {exc}") from None
+
+
 def image_exists(client: Any, ref: str) -> bool:
     """Whether the engine has the image ``ref``."""
     docker = docker_sdk()
@@ -160,4 +173,4 @@ def image_exists(client: Any, ref: str) -> bool:
 
 
 __all__ = ["docker_sdk", "engine_errors", "connect", "ensure_network", "remove_network", "gateway",
-           "own_container", "container_ip", "image_exists", "INSTALL_HINT", "START_HINT"]
+           "own_container", "container_ip", "inspect", "image_exists", "INSTALL_HINT", "START_HINT"]

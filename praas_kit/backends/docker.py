@@ -313,12 +313,7 @@ class DockerBackend(containers.ControlAddress, Backend):
         cid = self._container_id(handle)
         if cid is None:
             raise BackendError("no container in the process handle")
-        try:
-            a = self.client.api.inspect_container(cid)
-        except self._docker.errors.NotFound:
-            raise BackendError(f"container {cid[:12]} does not exist") from None
-        except self._engine_errors as exc:
-            raise BackendError(f"cannot inspect container {cid[:12]}: {exc}") from None
+        a = docker_engine.inspect(lambda: self.client.api.inspect_container(cid), f"container {cid[:12]}")
         host = a.get("HostConfig", {})
         nets = a.get("NetworkSettings", {}).get("Networks", {}) or {}
         return {

@@ -383,12 +383,7 @@ class SwarmBackend(containers.ControlAddress, Backend):
         sid = handle.get("service") if handle else None
         if not sid:
             raise BackendError("no service in the process handle")
-        try:
-            svc = self.client.api.inspect_service(sid)
-        except self._docker.errors.NotFound:
-            raise BackendError(f"service {sid[:12]} does not exist") from None
-        except self._errors as exc:
-            raise BackendError(f"cannot inspect service {sid[:12]}: {exc}") from None
+        svc = docker_engine.inspect(lambda: self.client.api.inspect_service(sid), f"service {sid[:12]}")
         tpl = svc["Spec"]["TaskTemplate"]
         res = tpl.get("Resources", {})
         return {
