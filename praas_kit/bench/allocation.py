@@ -24,6 +24,7 @@ Output: ``<out>/allocation.csv`` (one line per sample) + ``allocation.meta.json`
 from __future__ import annotations
 
 import logging
+import os
 import random
 import statistics
 import subprocess
@@ -239,6 +240,7 @@ def run_allocation_benchmark(out: Path, quick: bool = True, backend: str = "loca
               "measure": "wall time from N concurrent requests until all N are ALLOCATED (PraaS) / running "
                          "(baseline); cold-start: one process"}
     samples: dict[tuple[str, str, int], list[float]] = {}
+    load_start = os.getloadavg()  # the machine may be shared: its load is part of the provenance
     with _plane(backend) as cp:
         systems = {ours: _Praas(cp), base: _baseline(backend, cp)}
         try:
@@ -259,6 +261,8 @@ def run_allocation_benchmark(out: Path, quick: bool = True, backend: str = "loca
         finally:
             for system in systems.values():
                 system.close()
+    params["load_average_1_5_15_min"] = {"start": [round(x, 2) for x in load_start],
+                                           "end": [round(x, 2) for x in os.getloadavg()]}
     rows = [Row(e, v, s, "s", values, {"backend": backend}) for (e, v, s), values in samples.items()]
     csv_path, meta_path = save(rows, out, "allocation", params)
     plot(csv_path)
