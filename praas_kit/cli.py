@@ -65,7 +65,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="HTTP interface to listen on"),
     port: int = typer.Option(8080, help="HTTP port"),
     home: Path | None = typer.Option(None, envvar="PRAAS_HOME", help="registry, token and swaps (~/.praas)"),
-    backend: str = typer.Option("local", envvar="PRAAS_BACKEND", help="compute backend: local or docker"),
+    backend: str = typer.Option("local", envvar="PRAAS_BACKEND", help="compute backend: local, docker or swarm"),
     idle_seconds: float | None = typer.Option(None, help="swap processes idle this long (downscaler)"),
     function_workers: int = typer.Option(2, help="worker threads per process"),
     log_level: str = typer.Option("INFO", help="logging level"),
