@@ -172,7 +172,7 @@ def test_registered_and_bad_parameters(tmp_path: Path) -> None:
 
     assert BENCHMARKS["kmeans"] == ("praas_kit.bench.kmeans", "run_kmeans_benchmark")
     for kwargs in ({"variants": ("praas", "mpi")}, {"workers": 0}, {"points": [3], "k": 8}, {"reps": 0},
-                   {"epochs": -1}):
+                   {"epochs": -1}, {"backend": "mainframe"}):
         with pytest.raises(InvalidArgument):
             kmeans.run_kmeans_benchmark(tmp_path, **kwargs)
     assert not any(tmp_path.iterdir())  # refused before anything ran

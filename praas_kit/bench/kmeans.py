@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,23 @@ FULL_POINTS = [10_000, 25_000, 50_000, 100_000, 200_000]
 SYNC_TARGET = 3.0
 
 Cell = tuple[str, str, int]  # experiment, variant, points per worker
+
+
+DEPLOYMENTS = ("local", "docker")  #: the backends this benchmark deploys itself
+
+
+@contextmanager
+def _deployment(backend: str, auth: str) -> Iterator[Any]:
+    """A control plane on ``backend`` owned by this run: embedded (``local``), or the docker deployment with its
+    S3 and Redis containers (``docker``)."""
+    import praas_kit
+
+    if backend == "docker":
+        with praas_kit.docker_deployment(swap="s3", redis=True, dataplane_auth=auth) as cp:
+            yield cp
+    else:
+        with praas_kit.local(dataplane_auth=auth) as cp:
+            yield cp
 
 
 def _storage(cp: Any, stack: ExitStack) -> tuple[Any, str | None]:
@@ -87,13 +105,14 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
     ``RuntimeError`` if the variants' final centroids differ. Every process, application and server this starts
     is removed on return, also after an error.
     """
-    from praas_kit import lab
     from praas_kit.apps.kmeans import DatasetSpec, KMeans
 
     sizes = list(points or (QUICK_POINTS if quick else FULL_POINTS))
     epochs = epochs if epochs is not None else (5 if quick else 20)
     reps = reps if reps is not None else (2 if quick else 5)
     _check_params(sizes, workers, epochs, k, reps, warmup, variants)
+    if backend not in DEPLOYMENTS:
+        raise InvalidArgument(f"unknown backend {backend!r}: {' or '.join(DEPLOYMENTS)}")
     params: dict[str, Any] = {"quick": quick, "backend": backend, "auth": dataplane_auth, "variants": list(variants),
                               "points": sizes, "workers": workers, "epochs": epochs, "k": k, "reps": reps,
                               "warmup": warmup, "process": {"vcpus": vcpus, "memory_mb": memory_mb},
@@ -103,7 +122,7 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
                                             extra=dict(extra))
                              for n in sizes for v in variants for e in EXPERIMENTS}
     with ExitStack() as stack:
-        cp = stack.enter_context(lab.deployment(backend, dataplane_auth=dataplane_auth))
+        cp = stack.enter_context(_deployment(backend, dataplane_auth))
         s3, redis_url = _storage(cp, stack)
         if "redis" in variants and not redis_url:
             raise InvalidArgument(f"the {backend} deployment has no Redis for the redis variant")
