@@ -155,14 +155,16 @@ def leave(client: Any) -> None:
     except docker_engine.engine_errors() as exc:
         raise BackendError(f"cannot leave the Docker Swarm: {exc}") from None
     log.info("left the Docker Swarm")
-    for _ in range(50):  # the engine tears down the swarm networks asynchronously
+    for _ in range(100):  # the engine detaches the tasks' containers and tears down networks asynchronously
         try:
-            docker_engine.remove_network(client.networks.get(GWBRIDGE))
-            return
+            if docker_engine.remove_network(client.networks.get(GWBRIDGE)):
+                return
         except docker.errors.NotFound:
             return
         except docker_engine.engine_errors():
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
+    log.warning("%s is still in use after leaving the Swarm; left behind", GWBRIDGE)
 
 
 @contextlib.contextmanager
