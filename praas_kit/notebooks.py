@@ -3,7 +3,9 @@ way, executed with nbclient so that a cell tagged ``raises-exception`` may fail 
 (papermill itself reports such a cell as an error at the end of the run).
 
 :func:`run` executes one notebook into a folder; :func:`run_series` runs every ``NN_name.ipynb`` in order
-with a progress bar and reports the seconds each took.
+with a progress bar and reports the seconds each took. An executed notebook names no path of the machine it
+ran on (:func:`scrub`): tracebacks and papermill's metadata show paths relative to the checkout, so executed
+notebooks can be committed.
 """
 
 from __future__ import annotations
@@ -44,6 +46,37 @@ def series(folder: Path) -> list[Path]:
     return found
 
 
+def scrub(nb: Any, root: Path) -> int:
+    """Replace ``root`` (and the home directory) in every output and in papermill's metadata with relative
+    paths; how many strings changed."""
+    prefixes = [f"{Path(root).resolve()}/", f"{Path.home()}/"]
+    changed = 0
+
+    def fix(text: str) -> str:
+        nonlocal changed
+        for prefix in prefixes:
+            if prefix in text:
+                text = text.replace(prefix, "")
+                changed += 1
+        return text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return fix(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            for k in list(value):
+                value[k] = walk(value[k])
+        return value
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            walk(output)
+    walk(nb.metadata.get("papermill", {}))
+    return changed
+
+
 def run(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None = None) -> NotebookRun:
     """Execute ``notebook`` (in its own folder, as Jupyter would) with ``parameters`` injected after its
     ``parameters`` cell; write it to ``out_dir``. Raises :class:`NotebookFailed` naming the cell that failed
@@ -65,9 +98,11 @@ def run(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None = None)
     try:
         client.execute()
     except CellExecutionError as exc:
+        scrub(nb, notebook.parent.parent)
         nbformat.write(nb, target)
         raise NotebookFailed(f"{notebook.name}: a cell failed (see {target}):\n{str(exc)[-3000:]}") from None
     seconds = time.monotonic() - t0
+    scrub(nb, notebook.parent.parent)
     nbformat.write(nb, target)
     return NotebookRun(notebook, target, seconds)
 
@@ -88,4 +123,4 @@ def run_series(folder: Path, out_dir: Path, parameters: dict[str, Any] | None = 
     return runs
 
 
-__all__ = ["run", "run_series", "series", "NotebookRun", "NotebookFailed"]
+__all__ = ["run", "run_series", "series", "scrub", "NotebookRun", "NotebookFailed"]

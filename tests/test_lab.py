@@ -57,6 +57,25 @@ def test_the_runner_injects_parameters_and_allows_expected_errors(tmp_path: Path
         notebooks.series(tmp_path / "out" / "..")
 
 
+def test_executed_notebooks_name_no_path_of_this_machine(tmp_path: Path) -> None:
+    """Tracebacks and papermill's metadata are rewritten relative to the checkout (executed notebooks are
+    committed)."""
+    import nbformat
+
+    from praas_kit import notebooks
+
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    _notebook(src / "01_paths.ipynb", [("p", "QUICK = True", ["parameters"]),
+                                       ("e", "import os; raise ValueError(os.getcwd())", ["raises-exception"])])
+    run = notebooks.run(src / "01_paths.ipynb", src, {})
+    text = run.output.read_text()
+    assert str(tmp_path) not in text
+    out = nbformat.read(run.output, as_version=4)
+    assert out.metadata.papermill["input_path"] == "notebooks/01_paths.ipynb"
+    assert out.cells[-1].outputs[0]["evalue"] == "notebooks"
+
+
 def test_the_process_explorer_lists_and_acts_on_processes() -> None:
     import praas_kit
     from praas_kit.widgets import ProcessExplorer, render_table
