@@ -135,13 +135,17 @@ def world_frames(procs: dict[str, Any]) -> list[bytes]:
 
 def parse_world(payload: bytes) -> dict[str, Any]:
     """The processes of a ``world`` frame's payload; :class:`ProtocolError` if it is not a JSON object."""
+    return _json_object(payload, "world")
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        procs = json.loads(payload)
+        value = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f"world is not JSON: {exc}") from None
-    if not isinstance(procs, dict):
-        raise ProtocolError("world is not a JSON object")
-    return procs
+        raise ProtocolError(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} is not a JSON object")
+    return value
 
 
 def _text(raw: bytes, what: str) -> str:
@@ -218,12 +222,7 @@ def decode(frames: list[Any]) -> tuple[dict[str, Any], Any]:
         raise ProtocolError("header missing or larger than 64 KiB")
     if raw[0] < 32:  # a binary header (a JSON one starts with '{')
         return _decode_binary(raw), frames[1]
-    try:
-        hdr = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ProtocolError(f"header is not JSON: {exc}") from None
-    if not isinstance(hdr, dict):
-        raise ProtocolError("header is not a JSON object")
+    hdr = _json_object(raw, "header")
     t = hdr.get("t")
     schema = SCHEMA.get(t) if isinstance(t, str) else None
     if schema is None:
