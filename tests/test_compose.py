@@ -30,6 +30,12 @@ def compose_cmd() -> list[str] | None:
     return None
 
 
+def _praas_containers(*filters: str) -> list[str]:
+    """Ids of the containers praas-kit started (``label=praas-kit=1``), narrowed by more ``docker ps`` filters."""
+    return subprocess.run(["docker", "ps", "-aq", "--filter", "label=praas-kit=1", *filters], capture_output=True,
+                          text=True).stdout.split()
+
+
 def wait_http(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,10 +75,11 @@ def lab(tmp_path_factory):
         yield base, env, token, notebooks
     finally:
         logs = subprocess.run([*base, "logs", "--tail", "30"], capture_output=True, text=True, env=env).stdout
+        # the lab's process containers: those on its network (other tests' processes may still be shutting down)
+        ours = _praas_containers("--filter", "network=praas-lab")
         down = subprocess.run([*base, "down", "-v", "--remove-orphans"], capture_output=True, text=True,
                               timeout=300, env=env)
-        leftovers = subprocess.run(["docker", "ps", "-aq", "--filter", "label=praas-kit=1"], capture_output=True,
-                                   text=True).stdout.split()
+        leftovers = sorted(set(ours) & set(_praas_containers()))
         subprocess.run(["docker", "rm", "-f", *leftovers], capture_output=True)
         assert down.returncode == 0, down.stderr[-2000:] + logs
         assert not leftovers, f"process containers left after down -v: {leftovers}"
