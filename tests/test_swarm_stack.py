@@ -58,7 +58,9 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     config["services"]["controlplane"]["environment"]["PRAAS_SWARM_RESERVE"] = "0.05"
     ports = {}
     for service, spec in config["services"].items():
-        ports[service] = spec["ports"][0]["published"] = free_port()
+        for port in spec["ports"]:  # every published port its own (the control plane's REST and gateway ports)
+            port["published"] = free_port()
+        ports[service] = spec["ports"][0]["published"]
     path = tmp_path / "stack.yaml"
     path.write_text(yaml.safe_dump(config))
     client = docker_engine.connect()
@@ -76,7 +78,25 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
         for net in client.networks.list(names=[network]):
             remove_overlay(net)
+        _remove_volume(client, f"{name}_praas-home")
         client.close()
+
+
+def _remove_volume(client: Any, volume: str, timeout: float = 60) -> None:
+    """Remove the stack's volume once no container of the stack uses it any more."""
+    import docker
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.volumes.get(volume).remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:  # still in use by a container that is stopping
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def test_stack_deploys_a_control_plane_that_runs_processes(stack: dict[str, Any]) -> None:
