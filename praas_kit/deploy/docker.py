@@ -100,10 +100,16 @@ class _Resources:
 
     def release(self) -> None:
         for c in reversed(self.containers):
-            try:
-                c.remove(force=True)
-            except Exception as exc:  # noqa: BLE001 - best effort: report, go on with the rest
-                log.warning("could not remove container %s: %s", getattr(c, "name", c), exc)
+            for attempt in range(3):  # a busy engine may time out removing a large, paused or stopping container
+                try:
+                    c.remove(force=True)
+                    break
+                except Exception as exc:  # noqa: BLE001 - best effort: report, go on with the rest
+                    if "No such container" in str(exc) or attempt == 2:
+                        if "No such container" not in str(exc):
+                            log.warning("could not remove container %s: %s", getattr(c, "name", c), exc)
+                        break
+                    time.sleep(2)
         self.containers.clear()
         if self.created_network and self.network is not None:
             docker_engine.remove_network(self.network)
