@@ -105,11 +105,12 @@ class _Resources:
                     c.remove(force=True)
                     break
                 except Exception as exc:  # noqa: BLE001 - best effort: report, go on with the rest
-                    if "No such container" in str(exc) or attempt == 2:
-                        if "No such container" not in str(exc):
-                            log.warning("could not remove container %s: %s", getattr(c, "name", c), exc)
+                    if "No such container" in str(exc):
                         break
-                    time.sleep(2)
+                    if attempt == 2:
+                        log.warning("could not remove container %s: %s", getattr(c, "name", c), exc)
+                    else:
+                        time.sleep(2)
         self.containers.clear()
         if self.created_network and self.network is not None:
             docker_engine.remove_network(self.network)

@@ -31,7 +31,7 @@ from typing import Any
 
 import zmq
 
-_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
+_POLLIN = int(zmq.POLLIN)
 _STOP = object()
 #: seconds a leader may run an invocation before the deputy takes the lead from it (a short call keeps it)
 LEAD_HANDOVER = 0.001
