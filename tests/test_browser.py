@@ -77,9 +77,19 @@ def lab(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
-def test_jupyterlab_runs_01_and_the_process_explorer_shows_rows(lab: str) -> None:
-    from selenium.webdriver.common.by import By
+#: the process explorer's rows as text (cells joined by one space); the first table is scrolled into view once a
+#: row names alice
+_EXPLORER_ROWS = """
+const tables = [...document.querySelectorAll('table')].filter(
+    t => [...t.querySelectorAll('th')].some(th => th.textContent.trim() === 'process'));
+const rows = tables.flatMap(t => [...t.querySelectorAll('tr')].slice(1).map(
+    r => [...r.cells].map(c => c.textContent.trim()).join(' ')));
+if (rows.some(r => r.includes('alice'))) { tables[0].scrollIntoView({block: 'center'}); }
+return rows;
+"""
 
+
+def test_jupyterlab_runs_01_and_the_process_explorer_shows_rows(lab: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     driver = chromium()
     try:
@@ -87,10 +97,10 @@ def test_jupyterlab_runs_01_and_the_process_explorer_shows_rows(lab: str) -> Non
         rows: list[str] = []
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            tables = driver.find_elements(By.XPATH, "//table[.//th[text()='process']]")  # type: ignore[attr-defined]
-            rows = [r.text for t in tables for r in t.find_elements(By.TAG_NAME, "tr")[1:]]
+            # one script reads the rows and scrolls: the widget redraws its table on every refresh, so element
+            # handles kept between Selenium calls go stale
+            rows = driver.execute_script(_EXPLORER_ROWS)  # type: ignore[attr-defined]
             if any("alice" in r for r in rows):
-                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tables[0])  # type: ignore
                 driver.save_screenshot(str(SHOTS / "01_process_explorer.png"))  # type: ignore[attr-defined]
                 break
             time.sleep(0.1)

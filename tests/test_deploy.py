@@ -24,13 +24,15 @@ def deployment(tmp_path_factory):
     with praas_kit.docker_deployment(swap="s3", home=tmp_path_factory.mktemp("deploy"),
                                      s3_options={"read_timeout": 5, "max_attempts": 1}) as cp:
         network = cp.network
+        mine = {"label": f"praas-kit.deployment={cp.containers[0].labels['praas-kit.deployment']}"}
         yield cp
     import docker
 
     client = docker.from_env()
-    # the engine may still be removing a container it was told to remove (a paused S3 server holding 200 MiB)
-    assert wait_for(lambda: client.containers.list(all=True, filters={"label": "praas-kit.deployment"}) == [],
-                    timeout=60), client.containers.list(all=True, filters={"label": "praas-kit.deployment"})
+    # this deployment's storage containers only (a swarm deployment of the session keeps its S3 task); the
+    # engine may still be removing one it was told to remove (a paused S3 server holding 200 MiB)
+    assert wait_for(lambda: client.containers.list(all=True, filters=mine) == [], timeout=60), \
+        client.containers.list(all=True, filters=mine)
     assert [n for n in client.networks.list(names=[network]) if n.name == network] == []  # its own, removed
 
 
