@@ -217,7 +217,8 @@ def save_kmeans_runs(runs: list[Any], out: Path, backend: str, params: dict[str,
         for phase, seconds in run.phases.items():
             add(f"kmeans-{phase}", run, seconds)
         add("kmeans-requests", run, float(sum(r.requests for r in run.reports)))
-    ordered = [r for e in kmeans.EXPERIMENTS for r in rows.values() if r.experiment == e]
+        add(kmeans.EXCHANGE, run, run.exchange)
+    ordered = [r for e in (*kmeans.EXPERIMENTS, kmeans.EXCHANGE) for r in rows.values() if r.experiment == e]
     csv_path, _ = save(ordered, Path(out), "kmeans", {"backend": backend, **(params or {})})
     return csv_path
 

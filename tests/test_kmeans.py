@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from conftest import servers_ready
 from praas_kit.apps.kmeans import DatasetSpec, KMeans, reference, shard
 from praas_kit.apps.kmeans.algorithm import Partial, combine, initial_centroids, partial
 from praas_kit.apps.kmeans.data import BLOCK, decode, digest, encode, points
-from praas_kit.apps.kmeans.exchange import Backoff, RedisExchange
+from praas_kit.apps.kmeans.exchange import Backoff, RedisExchange, allgather
 from praas_kit.apps.kmeans.worker import Job, run_worker
 from praas_kit.bench import BENCHMARKS
 from praas_kit.bench.common import Row, save
@@ -118,11 +119,38 @@ def test_worker_loop_matches_reference_bit_for_bit() -> None:
     for r in reports:
         assert np.array_equal(np.array(r.centroids), want) and r.errors == errors
         assert r.read_s >= 0 and r.sync_s >= 0 and r.compute_s > 0 and r.requests >= 7
+        assert 0 <= r.exchange_s <= r.sync_s
     with pytest.raises(Timeout):
         RedisExchange(client, 1, 3, "run2", 0.05).fetch("e0", 0)
     backoff = Backoff("nothing", 0.0)
     with pytest.raises(Timeout):
         backoff.wait()
+
+
+def test_allgather_stamps_publish_times_so_the_wait_for_a_straggler_is_not_exchange() -> None:
+    client, got = _FakeRedis(), {}
+
+    def gather(rank: int, delay: float) -> None:
+        time.sleep(delay)
+        t1 = time.perf_counter()
+        data, last = allgather(RedisExchange(client, rank, 2, "run", 10.0), "e0", bytes([rank]) * 3)
+        got[rank] = (data, t1, last, time.perf_counter())
+
+    threads = [threading.Thread(target=gather, args=(r, 0.3 * r)) for r in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for rank in range(2):
+        data, t1, last, t2 = got[rank]
+        assert data == [b"\x00" * 3, b"\x01" * 3]  # the stamps are stripped
+        assert last == pytest.approx(got[1][1], abs=0.01)  # the straggler (rank 1) published last
+    _, t1, last, t2 = got[0]
+    assert t2 - t1 >= 0.29  # rank 0's sync waited for rank 1...
+    assert t2 - max(t1, last) < 0.1  # ...its exchange did not (one back-off step at most)
+    with pytest.raises(InvalidArgument, match="stamp"):
+        client.set("run/e1/1", b"x")
+        allgather(RedisExchange(client, 0, 2, "run", 1.0), "e1", b"y")
 
 
 # ------------------------------------------------------------------------------------------------ variants on servers
@@ -220,9 +248,13 @@ def test_quick_run_local_validates(tmp_path: Path) -> None:
     meta = json.loads(run.meta.read_text())
     assert meta["params"]["points"] == [200, 600] and meta["params"]["workers"] == 2
     assert all(c["identical"] for c in meta["params"]["centroids"].values())
+    exchange = {(kmeans.EXCHANGE, v, n) for v in ("praas", "redis", "s3") for n in (200, 600)}
     assert {(r.experiment, r.variant, r.size) for r in run.rows if len(r.values) == 2} == \
-        kmeans.expected(meta["params"])
+        kmeans.expected(meta["params"]) | exchange
     medians = kmeans.medians(run.rows)
     # generous sanity bound, not a target: S3 polling is never faster than channels by 10x
     assert medians[("kmeans-sync", "s3", 600)] * 10 > medians[("kmeans-sync", "praas", 600)]
-    assert len(kmeans.comparison(run.rows)) == 2 * 2 * 2
+    sync = {(r.variant, r.size): r.values for r in run.rows if r.experiment == "kmeans-sync"}
+    assert all(0 <= x <= y for r in run.rows if r.experiment == kmeans.EXCHANGE
+               for x, y in zip(r.values, sync[(r.variant, r.size)], strict=True))  # a part of sync, run by run
+    assert len(kmeans.comparison(run.rows)) == 2 * 2 * 3

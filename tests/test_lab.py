@@ -131,7 +131,8 @@ def test_kmeans_runs_are_saved_as_the_benchmark_saves_them(tmp_path: Path) -> No
     from praas_kit.bench.common import load_rows
 
     def run(variant: str, wall: float, sync: float) -> RunResult:
-        reports = [WorkerReport(rank, 0.5, 0.1, sync, 0.2, wall, 3, [[1.0, 2.0]]) for rank in range(2)]
+        reports = [WorkerReport(rank, 0.5, 0.1, sync, 0.2, wall, 3, [[1.0, 2.0]], exchange_s=sync / 4)
+                   for rank in range(2)]
         return RunResult(variant, DatasetSpec(100, 2), k=1, epochs=3, wall_s=wall, reports=reports)
 
     runs = [run("praas", 1.0, 0.1), run("praas", 3.0, 0.3), run("redis", 4.0, 0.6), run("s3", 8.0, 1.0)]
@@ -140,7 +141,8 @@ def test_kmeans_runs_are_saved_as_the_benchmark_saves_them(tmp_path: Path) -> No
     m = kmeans.medians(rows)
     assert m[("kmeans", "praas", 100)] == 2.0 and m[("kmeans-sync", "redis", 100)] == pytest.approx(1.2)
     assert m[("kmeans-read", "s3", 100)] == 1.0 and m[("kmeans-requests", "praas", 100)] == 6.0
-    assert {r.experiment for r in rows} == set(kmeans.EXPERIMENTS)
+    assert {r.experiment for r in rows} == {*kmeans.EXPERIMENTS, kmeans.EXCHANGE}
+    assert m[(kmeans.EXCHANGE, "redis", 100)] == pytest.approx(0.3)
     assert next(r.extra for r in rows) == {"backend": "swarm", "workers": 2, "epochs": 3, "k": 1}
     assert {(c["what"], c["ours"]) for c in kmeans.comparison(rows) if not c["what"].startswith("Σ")} == {
         ("Redis/PraaS", 2.0), ("S3/PraaS", 4.0)}

@@ -55,6 +55,12 @@ class RunResult:
         return {p: sum(getattr(r, f"{p}_s") for r in self.reports) for p in PHASES}
 
     @property
+    def exchange(self) -> float:
+        """Σ over workers of the all-reduce after the last worker published, every epoch: ``sync`` without the
+        wait for the slowest worker (seconds)."""
+        return sum(r.exchange_s for r in self.reports)
+
+    @property
     def centroids(self) -> Points:
         """The final centroids (rank 0's; every rank has the same, :meth:`KMeans.run` checks)."""
         return np.array(self.reports[0].centroids, dtype=np.float64)

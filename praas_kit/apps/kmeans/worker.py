@@ -5,7 +5,8 @@ A :class:`Job` is what the client sends each worker (JSON); a :class:`WorkerRepo
 its phase times (``read_s``: the shard from S3; ``init_s``: receiving (or, on rank 0, broadcasting) the initial
 centroids, which includes waiting for rank 0's read; ``compute_s``: :func:`~praas_kit.apps.kmeans.algorithm.partial`
 summed over epochs; ``sync_s``: every epoch's all-reduce and :func:`~praas_kit.apps.kmeans.algorithm.combine`,
-summed), the final centroids and the error of each epoch.
+summed; ``exchange_s``: the part of it after the last worker published, i.e. without the wait for the slowest
+worker), the final centroids and the error of each epoch.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class WorkerReport:
     requests: int
     centroids: list[list[float]]
     errors: list[float] = field(default_factory=list)
+    exchange_s: float = 0.0  #: Σ over epochs of the all-reduce after the last worker published (sync_s less waiting)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,20 +116,21 @@ def run_worker(job: Job, read: Callable[[], Points], ex: Exchange) -> WorkerRepo
     else:
         centroids = np.frombuffer(ex.fetch("init", 0), "<f8").reshape(k, d).astype(np.float64)
     init = time.perf_counter() - t_read
-    sync = compute = 0.0
+    sync = compute = exchange = 0.0
     errors = []
     for epoch in range(job.epochs):
         t0 = time.perf_counter()
         mine = partial(points, centroids)
         t1 = time.perf_counter()
-        everyone = allgather(ex, f"e{epoch}", mine.to_bytes())
+        everyone, last_published = allgather(ex, f"e{epoch}", mine.to_bytes())
         centroids, error = combine([Partial.from_bytes(b) for b in everyone], centroids)
         t2 = time.perf_counter()
         compute += t1 - t0
         sync += t2 - t1
+        exchange += t2 - max(t1, last_published)
         errors.append(error)
     return WorkerReport(job.rank, t_read - t_start, init, sync, compute, time.perf_counter() - t_start, ex.requests,
-                        centroids.tolist(), errors)
+                        centroids.tolist(), errors, exchange)
 
 
 __all__ = ["Job", "WorkerReport", "run_worker", "VARIANTS"]
