@@ -218,7 +218,7 @@ def save_kmeans_runs(runs: list[Any], out: Path, backend: str, params: dict[str,
             add(f"kmeans-{phase}", run, seconds)
         add("kmeans-requests", run, float(sum(r.requests for r in run.reports)))
         add(kmeans.EXCHANGE, run, run.exchange)
-    ordered = [r for e in (*kmeans.EXPERIMENTS, kmeans.EXCHANGE) for r in rows.values() if r.experiment == e]
+    ordered = [r for e in kmeans.MEASURED for r in rows.values() if r.experiment == e]
     csv_path, _ = save(ordered, Path(out), "kmeans", {"backend": backend, **(params or {})})
     return csv_path
 

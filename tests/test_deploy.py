@@ -29,8 +29,8 @@ def deployment(tmp_path_factory):
     import docker
 
     client = docker.from_env()
-    # this deployment's storage containers only (a swarm deployment of the session keeps its S3 task); the
-    # engine may still be removing one it was told to remove (a paused S3 server holding 200 MiB)
+    # this deployment's storage containers only (the session's swarm deployment keeps its S3 task, labelled too);
+    # the engine removes a container asynchronously
     assert wait_for(lambda: client.containers.list(all=True, filters=mine) == [], timeout=60), \
         client.containers.list(all=True, filters=mine)
     assert [n for n in client.networks.list(names=[network]) if n.name == network] == []  # its own, removed

@@ -46,6 +46,7 @@ PAPER_SYSTEMS = {"praas": "praas", "redis": "knative-redis", "s3": "knative-s3"}
 EXPERIMENTS = ("kmeans", *(f"kmeans-{p}" for p in PHASES), "kmeans-requests")
 #: Σexchange (sync without the wait for the slowest worker); measured since 2026-12-02, so not required of a run
 EXCHANGE = "kmeans-exchange"
+MEASURED = (*EXPERIMENTS, EXCHANGE)  #: every experiment a run records, in the CSV's order
 QUICK_POINTS = [1000, 4000]
 FULL_POINTS = [10_000, 25_000, 50_000, 100_000, 200_000]
 #: the issue's targets: PraaS faster than both baselines at every size; Σsync of Redis >= 3x PraaS's
@@ -123,7 +124,7 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
     extra = {"backend": backend, "auth": dataplane_auth, "workers": workers, "epochs": epochs, "k": k}
     rows: dict[Cell, Row] = {(e, v, n): Row(e, v, n, "requests" if e == "kmeans-requests" else "s",
                                             extra=dict(extra))
-                             for n in sizes for v in variants for e in (*EXPERIMENTS, EXCHANGE)}
+                             for n in sizes for v in variants for e in MEASURED}
     with ExitStack() as stack:
         cp = stack.enter_context(_deployment(backend, dataplane_auth))
         s3, redis_url = _storage(cp, stack)
@@ -186,8 +187,7 @@ def _agreement(centroids: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- analysis
 def medians(rows: list[Row]) -> dict[Cell, float]:
     """``{(experiment, variant, points per worker): median}`` of the rows with samples."""
-    return {(r.experiment, r.variant, r.size): r.median for r in rows
-            if (r.experiment in EXPERIMENTS or r.experiment == EXCHANGE) and r.values}
+    return {(r.experiment, r.variant, r.size): r.median for r in rows if r.experiment in MEASURED and r.values}
 
 
 def ratios(rows: list[Row], experiment: str = "kmeans") -> dict[tuple[str, int], float]:
@@ -276,9 +276,9 @@ def format_medians(rows: list[Row]) -> str:
     body = []
     for n in sorted({c[2] for c in m}):
         for v in variants:
-            cells = [m.get((e, v, n)) for e in (*EXPERIMENTS, EXCHANGE)]
-            body.append(f"| {n} | {NAMES[v]} | " + " | ".join("–" if c is None else f"{c:.0f}" if i == 5 else
-                                                              f"{c:.3f}" for i, c in enumerate(cells)) + " |")
+            cells = [(e, m.get((e, v, n))) for e in MEASURED]
+            body.append(f"| {n} | {NAMES[v]} | " + " | ".join(
+                "–" if c is None else f"{c:.0f}" if e == "kmeans-requests" else f"{c:.3f}" for e, c in cells) + " |")
     return "\n".join(head + body)
 
 
@@ -361,4 +361,5 @@ def plot(csv_path: Path) -> list[Path]:
 
 
 __all__ = ["run_kmeans_benchmark", "summarise", "expected", "comparison", "plot", "ratios", "medians", "paper",
-           "paper_ratio", "format_medians", "VARIANTS", "EXPERIMENTS", "EXCHANGE", "QUICK_POINTS", "FULL_POINTS"]
+           "paper_ratio", "format_medians", "VARIANTS", "EXPERIMENTS", "EXCHANGE", "MEASURED", "QUICK_POINTS",
+           "FULL_POINTS"]

@@ -100,17 +100,10 @@ class _Resources:
 
     def release(self) -> None:
         for c in reversed(self.containers):
-            for attempt in range(3):  # a busy engine may time out removing a large, paused or stopping container
-                try:
-                    c.remove(force=True)
-                    break
-                except Exception as exc:  # noqa: BLE001 - best effort: report, go on with the rest
-                    if "No such container" in str(exc):
-                        break
-                    if attempt == 2:
-                        log.warning("could not remove container %s: %s", getattr(c, "name", c), exc)
-                    else:
-                        time.sleep(2)
+            try:
+                c.remove(force=True)
+            except Exception as exc:  # noqa: BLE001 - best effort: report, go on with the rest
+                log.warning("could not remove container %s: %s", getattr(c, "name", c), exc)
         self.containers.clear()
         if self.created_network and self.network is not None:
             docker_engine.remove_network(self.network)

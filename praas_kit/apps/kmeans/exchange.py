@@ -39,6 +39,9 @@ class Exchange(Protocol):
         exchange's timeout."""
 
 
+_STAMP = struct.Struct("<d")  #: a publish time (seconds of time.perf_counter()) before the bytes
+
+
 def allgather(ex: Exchange, tag: str, data: bytes) -> tuple[list[bytes], float]:
     """Publish ``data`` (ours) and return every rank's bytes for ``tag``, in rank order (ours included), and when
     the last of the ranks published (``time.perf_counter()``, ours included).
@@ -61,8 +64,6 @@ def allgather(ex: Exchange, tag: str, data: bytes) -> tuple[list[bytes], float]:
         out.append(got[_STAMP.size:])
     return out, last
 
-
-_STAMP = struct.Struct("<d")  #: a publish time (seconds of time.perf_counter()) before the bytes
 
 
 def check_world(rank: int, workers: int) -> None:
