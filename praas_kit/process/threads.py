@@ -209,8 +209,15 @@ class IOPool:
             finally:
                 with self._cv:
                     self._executing -= 1
-                    if self._ready and self._idle:
-                        self._cv.notify()
+                    self._call_idle()
+
+    def _call_idle(self) -> None:
+        """(``_cv`` held) Wake one idle thread if there is work for it: an invocation that may start now (a worker
+        is free) or a vacant deputy's post. Whoever takes the deputy's post or an invocation calls this again, so
+        a burst of invocations starts on as many threads as there are free workers, one wake-up each, and a
+        thread stands by as the deputy whenever one is idle, so the lead is never left vacant for long."""
+        if self._idle and (self._deputy is None or (self._ready and self._executing < self.workers)):
+            self._cv.notify()
 
     def _next(self, me: int) -> Any:
         """Block until this thread has an invocation to run (returned) or the pool stops (``_STOP``); meanwhile
@@ -221,10 +228,13 @@ class IOPool:
                     return _STOP
                 if self._ready and self._executing < self.workers:
                     self._executing += 1
-                    return self._ready.popleft()
+                    item = self._ready.popleft()
+                    self._call_idle()  # the next invocation, or the deputy's post this thread may have left
+                    return item
                 if self._leader is None:
                     self._leader = me  # the timer may still be armed: the deputy then finds the lead taken
                     role = "lead"
+                    self._call_idle()  # a deputy who took the lead leaves the post vacant: an idle thread takes it
                 elif self._deputy is None:
                     self._deputy, self._deputy_fd = me, self.waiters.own_fd()
                     role = "deputy"
@@ -259,8 +269,7 @@ class IOPool:
                     item = self._ready.popleft()
                     self._executing += 1
                     self._leader = None
-                    if self._ready and self._idle:
-                        self._cv.notify()  # the next one is for another thread
+                    self._call_idle()  # the next one is for another thread
                     self._hand_over()
                     return item
             with self.lock:

@@ -1,9 +1,10 @@
 """Functions the integration tests run inside processes."""
 
 import os
+import threading
 import time
 
-from praas_kit import ANY, SELF, function
+from praas_kit import ANY, SELF, RecvTimeout, function
 
 
 @function
@@ -117,3 +118,27 @@ def sleep(inv, ctx):
 def allocate(inv, ctx):
     block = bytearray(int(inv.text) << 20)
     return len(block)
+
+
+@function
+def span(inv, ctx):
+    """Block for ``seconds`` the way ``how`` says (``sleep``, ``recv`` a message that never comes, ``invoke`` a
+    peer's ``sleep``, ``self``: a nested ``invoke(SELF)`` of ``sleep``); when it started and ended (Unix
+    seconds: one clock for every process of a machine) and on which thread."""
+    d = inv.json() if inv.payload else {}
+    how, seconds = d.get("how", "sleep"), float(d.get("seconds", 0.5))
+    start = time.time()
+    if how == "sleep":
+        time.sleep(seconds)
+    elif how == "recv":
+        try:
+            ctx.recv(SELF, "never-sent", timeout=seconds)
+        except RecvTimeout:
+            pass
+    elif how == "invoke":
+        ctx.invoke(d["peer"], "sleep", str(seconds).encode(), timeout=60)
+    elif how == "self":
+        ctx.invoke(SELF, "sleep", str(seconds).encode(), timeout=60)
+    else:
+        raise ValueError(f"unknown way to block: {how!r}")
+    return {"start": start, "end": time.time(), "thread": threading.get_ident()}
