@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import platform
 import statistics
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
+
+from praas_kit import provenance
+from praas_kit.provenance import git_commit as git_commit  # re-exported: the metadata of every result file
+from praas_kit.provenance import git_dirty as git_dirty
 
 
 @dataclass
@@ -113,24 +117,6 @@ def run_together(n: int, start: Callable[[int], Any]) -> tuple[float, list[Any]]
     return elapsed, results
 
 
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-
-
-def git_dirty() -> bool | None:
-    """Whether tracked files differ from the commit (``None`` outside a git checkout)."""
-    try:
-        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                              text=True, timeout=5, cwd=Path(__file__).parent)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return bool(done.stdout.strip()) if done.returncode == 0 else None
-
-
 def metadata(params: dict[str, Any]) -> dict[str, Any]:
     """Provenance recorded next to every result file."""
     import zmq
@@ -164,9 +150,12 @@ def save(rows: list[Row], out: Path, name: str, params: dict[str, Any]) -> tuple
 
 
 def load_rows(csv_path: Path) -> list[Row]:
-    """The rows of a CSV written by :func:`save` (samples grouped back by experiment, variant, size, extra)."""
+    """The rows of a CSV written by :func:`save` (samples grouped back by experiment, variant, size, extra). A
+    committed file is recorded as an input (:func:`praas_kit.provenance.record`)."""
     groups: dict[tuple[str, str, int, str, str], Row] = {}
-    with open(csv_path, newline="") as f:
+    data = Path(csv_path).read_bytes()
+    provenance.record(csv_path, data)
+    with io.StringIO(data.decode("utf-8"), newline="") as f:
         for line in csv.DictReader(f):
             key = (line["experiment"], line["variant"], int(line["size"]), line["unit"], line["extra"])
             if key not in groups:
@@ -176,13 +165,16 @@ def load_rows(csv_path: Path) -> list[Row]:
 
 
 def paper_csv(name: str) -> list[dict[str, str]]:
-    """The rows of ``datasets/paper/<name>`` (the paper's numbers; see its README), or ``[]`` outside a checkout."""
+    """The rows of ``datasets/paper/<name>`` (the paper's numbers; see its README), or ``[]`` outside a checkout;
+    recorded as an input (:func:`praas_kit.provenance.record`)."""
     path = Path(__file__).resolve().parents[2] / "datasets" / "paper" / name
     try:
-        with open(path, newline="") as f:
-            return list(csv.DictReader(f))
+        data = path.read_bytes()
     except OSError:
         return []
+    provenance.record(path, data)
+    with io.StringIO(data.decode("utf-8"), newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def pyplot() -> Any:

@@ -1,7 +1,8 @@
 """One table of our ratios beside the paper's, generated from the saved result files (``praas report``).
 
 Each benchmark module with a ``comparison(rows)`` contributes rows ``{"benchmark", "what", "condition",
-"ours", "paper"}``; the LaTeX benchmark contributes its FaaS/PraaS ratios. :func:`collect` finds result files
+"ours", "paper"}``; the LaTeX benchmark contributes its FaaS/PraaS ratios. Every result and dataset file read
+is recorded as an input (:mod:`praas_kit.provenance`). :func:`collect` finds result files
 under ``results/<name>/<backend>/<name>.csv``; :func:`write` renders ``results/paper_vs_machine.md`` and
 replaces the block between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in the README.
 """
@@ -13,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from praas_kit import provenance
 from praas_kit.bench import BENCHMARKS
 from praas_kit.bench.common import load_rows
 from praas_kit.errors import InvalidArgument
@@ -59,6 +61,7 @@ def regenerate_figures(results: Path, dest: Path | None = None) -> list[Path]:
             if name == "latex":
                 from praas_kit.bench.latex_report import report
 
+                provenance.record(csv_path)  # latex_report reads it (its paper numbers through paper_csv)
                 drawn = report(csv_path)["figures"]
             else:
                 plot = getattr(importlib.import_module(BENCHMARKS[name][0]), "plot", None)
@@ -74,7 +77,10 @@ def regenerate_figures(results: Path, dest: Path | None = None) -> list[Path]:
 
 def _meta(results: Path, source: str) -> dict[str, Any]:
     try:
-        meta: dict[str, Any] = json.loads((results / source).with_suffix(".meta.json").read_text())
+        path = (results / source).with_suffix(".meta.json")
+        data = path.read_bytes()
+        provenance.record(path, data)
+        meta: dict[str, Any] = json.loads(data)
         return meta
     except (OSError, ValueError):
         return {}
@@ -92,6 +98,8 @@ def render(rows: list[dict[str, Any]], results: Path) -> str:
         meta = _meta(results, source)
         when = meta.get("created", "?")
         commit = str(meta.get("git_commit", "?"))[:10]
+        if meta.get("git_dirty"):
+            commit += " plus uncommitted changes"  # the run's code was not exactly that commit's
         mode = "quick" if meta.get("params", {}).get("quick") else "full"
         parts.append(f"**{bench}** ({backend} backend, {mode} run, `results/{source}`, {when}, commit {commit})\n")
         parts.append("| ratio | condition | ours | paper (AWS) |\n|---|---|---:|---:|")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+from praas_kit import provenance
 from praas_kit.bench import BENCHMARKS
 from praas_kit.errors import InvalidArgument
 
@@ -23,10 +25,12 @@ META_KEYS = ("created", "git_commit", "python", "cpu_count", "params")
 
 
 def _cells(name: str, csv_path: Path) -> tuple[list[str], set[tuple[Any, ...]], list[str]]:
-    """(header, measured cells, problems with values) of a result CSV."""
+    """(header, measured cells, problems with values) of a result CSV (recorded as an input)."""
     problems: list[str] = []
     cells: set[tuple[Any, ...]] = set()
-    with open(csv_path, newline="") as f:
+    data = csv_path.read_bytes()
+    provenance.record(csv_path, data)
+    with io.StringIO(data.decode("utf-8"), newline="") as f:
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         for n, line in enumerate(reader, 2):
@@ -54,7 +58,8 @@ def validate(out: Path, name: str) -> list[str]:
 
     Checks: ``<name>.csv`` and ``<name>.meta.json`` exist; the CSV has its columns and only finite,
     non-negative values; the metadata has its provenance keys; every cell the module's
-    ``expected(params)`` lists has samples; the figure ``<name>.png``/``.pdf`` exists and is not empty.
+    ``expected(params)`` lists has samples; the figure ``<name>.png``/``.pdf`` exists and is not empty. The CSV
+    and the metadata are recorded as inputs (:mod:`praas_kit.provenance`); the figures are outputs.
     """
     if name not in BENCHMARKS:
         raise InvalidArgument(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
@@ -68,8 +73,10 @@ def validate(out: Path, name: str) -> list[str]:
     columns = list(getattr(module, "COLUMNS", ROW_COLUMNS))
     if header != columns:
         problems.append(f"{csv_path.name} has columns {header}, expected {columns}")
+    data = meta_path.read_bytes()
+    provenance.record(meta_path, data)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(data)
     except ValueError as exc:
         return problems + [f"{meta_path.name} is not JSON: {exc}"]
     problems += [f"{meta_path.name} lacks {k!r}" for k in META_KEYS if k not in meta]
