@@ -90,6 +90,16 @@ def allowed(current: Status, event: Event) -> bool:
     return (Status(current), Event(event)) in _TABLE
 
 
+def transitions() -> list[tuple[Status, Event, Status]]:
+    """Every legal edge of the machine as ``(state, event, next state)``, ordered by state and then by event
+    (both in declaration order), so that pictures of the machine come out the same every time. A new list:
+    changing it changes nothing."""
+    state_rank = {s: i for i, s in enumerate(Status)}
+    event_rank = {e: i for i, e in enumerate(Event)}
+    return sorted(((s, e, t) for (s, e), t in _TABLE.items()),
+                  key=lambda edge: (state_rank[edge[0]], event_rank[edge[1]]))
+
+
 def view(status: Status) -> str:
     """How listings group a status: ``"swapped"`` (SWAPPED_OUT), ``"inactive"`` (CLOSED, FAILED) or
     ``"active"`` (running, or changing state)."""
@@ -102,4 +112,4 @@ def view(status: Status) -> str:
 
 
 __all__ = ["Status", "Event", "LIVE", "STARTING", "DELETABLE", "RESUMABLE", "AWAITING_EXIT", "EXPECTED_EXIT",
-           "transition", "allowed", "view"]
+           "transition", "allowed", "transitions", "view"]
