@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from conftest import servers_ready
 
-from praas_kit.apps.kmeans import DatasetSpec, KMeans, reference, shard
+from praas_kit.apps.kmeans import DatasetSpec, KMeans, RunResult, reference, shard
 from praas_kit.apps.kmeans.algorithm import Partial, combine, initial_centroids, partial
 from praas_kit.apps.kmeans.data import BLOCK, decode, digest, encode, points
 from praas_kit.apps.kmeans.exchange import Backoff, RedisExchange, allgather
-from praas_kit.apps.kmeans.worker import Job, run_worker
+from praas_kit.apps.kmeans.worker import EpochTiming, Job, WorkerReport, run_worker
 from praas_kit.bench import BENCHMARKS
 from praas_kit.bench.common import Row, save
 from praas_kit.errors import InvalidArgument, PraasError, Timeout
@@ -102,6 +102,20 @@ class _FakeRedis:
             return self.data.get(key)
 
 
+def _check_epochs(r: WorkerReport, epochs: int) -> None:
+    """``r``'s per-epoch timings: one per epoch, in order without overlap, after the read and the initial
+    centroids, and summing to the report's totals."""
+    assert len(r.epochs) == epochs and r.started_at is not None and r.started_at > 1e9
+    assert all(e.compute_s > 0 and e.wait_s >= 0 and e.exchange_s >= 0 for e in r.epochs)
+    assert r.epochs[0].start_s >= r.read_s + r.init_s
+    assert all(b.start_s >= a.end_s for a, b in zip(r.epochs, r.epochs[1:], strict=False))
+    assert r.epochs[-1].end_s <= r.total_s
+    assert sum(e.compute_s for e in r.epochs) == pytest.approx(r.compute_s, abs=1e-9)
+    assert sum(e.exchange_s for e in r.epochs) == pytest.approx(r.exchange_s, abs=1e-9)
+    assert sum(e.wait_s for e in r.epochs) == pytest.approx(r.wait_s, abs=1e-9)
+    assert sum(e.sync_s for e in r.epochs) == pytest.approx(r.sync_s, abs=1e-9)
+
+
 def test_worker_loop_matches_reference_bit_for_bit() -> None:
     spec, client = DatasetSpec(500, 3, seed=3), _FakeRedis()
     reports: list[Any] = [None] * 3
@@ -120,6 +134,8 @@ def test_worker_loop_matches_reference_bit_for_bit() -> None:
         assert np.array_equal(np.array(r.centroids), want) and r.errors == errors
         assert r.read_s >= 0 and r.sync_s >= 0 and r.compute_s > 0 and r.requests >= 7
         assert 0 <= r.exchange_s <= r.sync_s
+        _check_epochs(r, 6)
+    assert max(r.started_at for r in reports) - min(r.started_at for r in reports) < 5  # one wall clock
     with pytest.raises(Timeout):
         RedisExchange(client, 1, 3, "run2", 0.05).fetch("e0", 0)
     backoff = Backoff("nothing", 0.0)
@@ -153,6 +169,81 @@ def test_allgather_stamps_publish_times_so_the_wait_for_a_straggler_is_not_excha
         allgather(RedisExchange(client, 0, 2, "run", 1.0), "e1", b"y")
 
 
+def _report(rank: int, epochs: int, started_at: float | None = 100.0) -> WorkerReport:
+    """A report of ``epochs`` epochs of 10 ms compute, ``rank`` ms wait and 2 ms exchange each."""
+    timings, t = [], 0.05
+    for _ in range(epochs):
+        timings.append(EpochTiming(t, 0.01, rank / 1000, 0.002))
+        t = timings[-1].end_s
+    return WorkerReport(rank, 0.04, 0.01, epochs * (rank / 1000 + 0.002), epochs * 0.01, t, 0, [[0.0]],
+                        [1.0] * epochs, epochs * 0.002, started_at, timings)
+
+
+def test_worker_report_json_round_trip_and_older_reports() -> None:
+    r = _report(2, 3, started_at=1.7e9 + 0.25)
+    assert WorkerReport.from_json(json.loads(json.dumps(r.to_json()))) == r
+    assert r.to_json()["epochs"][0] == {"start_s": 0.05, "compute_s": 0.01, "wait_s": 0.002, "exchange_s": 0.002}
+    assert r.wait_s == pytest.approx(3 * 0.002) and r.epochs[0].sync_s == pytest.approx(0.004)
+    old = {"rank": 1, "read_s": 0.5, "init_s": 0.1, "sync_s": 0.3, "compute_s": 0.2, "total_s": 1.2, "requests": 4,
+           "centroids": [[1.0, 2.0]], "errors": [3.0], "exchange_s": 0.1}  # a worker from before the timings
+    got = WorkerReport.from_json(old)
+    assert got.epochs == [] and got.started_at is None and got.wait_s == pytest.approx(0.2)
+    assert WorkerReport.from_json({k: v for k, v in old.items() if k not in ("errors", "exchange_s")}).exchange_s == 0
+    for bad in ([1, 2], {**old, "colour": "red"}, {"rank": 1}, {**old, "epochs": [{"start_s": 0.0}]}):
+        with pytest.raises(InvalidArgument):
+            WorkerReport.from_json(bad)
+
+
+def test_epoch_timeline_draws_a_lane_per_worker_and_three_bars_per_epoch() -> None:
+    import matplotlib.pyplot as plt
+
+    from praas_kit.bench import kmeans_timeline as kt
+
+    reports = [_report(rank, 4, started_at=100.0 + rank / 100) for rank in range(3)]
+    fig = kt.epoch_timeline(reports, title="three workers")
+    try:
+        ax = fig.axes[0]
+        gids = [p.get_gid() for p in ax.patches]
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["rank 0", "rank 1", "rank 2"]
+        for rank in range(3):
+            mine = [g for g in gids if g.startswith(f"rank{rank}/")]
+            assert len([g for g in mine if "/e" in g]) == 3 * 4 and len(mine) == 2 + 3 * 4
+            assert [g.rsplit("/", 1)[1] for g in mine if "/e1/" in g] == list(kt.EPOCH_PARTS)
+        bars = {p.get_gid(): p for p in ax.patches}
+        # on the shared axis: rank 2 started 20 ms after rank 0; an epoch's three bars follow each other
+        assert bars["rank2/read"].get_x() == pytest.approx(0.02) and bars["rank0/read"].get_x() == 0
+        compute, wait, exchange = (bars[f"rank1/e0/{p}"] for p in kt.EPOCH_PARTS)
+        assert compute.get_x() == pytest.approx(0.01 + 0.05) and compute.get_width() == pytest.approx(0.01)
+        assert wait.get_x() == pytest.approx(compute.get_x() + 0.01) and wait.get_width() == pytest.approx(0.001)
+        assert exchange.get_x() == pytest.approx(wait.get_x() + 0.001)
+        assert ax.get_xlabel() == "seconds since the first worker started" and ax.get_title() == "three workers"
+        assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"waiting for the slowest worker"}
+    finally:
+        plt.close(fig)
+    fig = kt.epoch_timeline([_report(0, 2, None), _report(1, 2)])  # an older report: each on its own start
+    try:
+        assert fig.axes[0].get_xlabel() == "seconds since each worker started"
+        assert min(p.get_x() for p in fig.axes[0].patches) == 0
+    finally:
+        plt.close(fig)
+    runs = [RunResult(v, DatasetSpec(100, 3), 1, 4, 0.5, reports) for v in ("praas", "redis")]
+    fig = kt.run_timelines(runs, title="two variants")
+    try:
+        assert len(fig.axes) == 2 and all(len(ax.patches) == 3 * (2 + 3 * 4) for ax in fig.axes)
+        assert fig.axes[1].get_title().startswith("FaaS + Redis: 4 epochs")
+        assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is not None  # one, under the last
+    finally:
+        plt.close(fig)
+    rows = kt.epoch_summary(reports)
+    assert [r["rank"] for r in rows] == [0, 1, 2] and rows[2]["wait_s"] == pytest.approx(4 * 0.002)
+    assert rows[0]["wait_share"] == pytest.approx(0.0, abs=1e-12) and rows[1]["compute_s"] == pytest.approx(0.04)
+    assert "| FaaS + Redis | 2 | 4 | 0.0400 | 0.0080 | 0.0080 | 14% |" in kt.format_epoch_summary(runs)
+    with pytest.raises(InvalidArgument):
+        kt.epoch_timeline([])
+    with pytest.raises(InvalidArgument):
+        kt.run_timelines([])
+
+
 # ------------------------------------------------------------------------------------------------ variants on servers
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[KMeans]:
@@ -180,6 +271,8 @@ def test_three_variants_agree_with_the_reference(cluster: KMeans) -> None:
         assert res.wall_s > 0 and set(res.phases) == {"read", "init", "compute", "sync"}
         assert res.phases["read"] > 0 and res.phases["compute"] > 0 and res.phases["sync"] > 0
         assert (sum(r.requests for r in res.reports) == 0) == (variant == "praas")
+        for r in res.reports:  # the per-epoch timings travel back from the processes
+            _check_epochs(r, 4)
     with pytest.raises(InvalidArgument):
         cluster.run("mpi", spec)
     with pytest.raises(InvalidArgument):

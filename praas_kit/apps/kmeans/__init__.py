@@ -21,7 +21,7 @@ from __future__ import annotations
 from praas_kit.apps.kmeans.algorithm import reference
 from praas_kit.apps.kmeans.data import DatasetSpec, shard
 from praas_kit.apps.kmeans.driver import APP_CODE, BUCKET, KMeans, RunResult
-from praas_kit.apps.kmeans.worker import VARIANTS, WorkerReport
+from praas_kit.apps.kmeans.worker import VARIANTS, EpochTiming, WorkerReport
 
-__all__ = ["KMeans", "RunResult", "WorkerReport", "DatasetSpec", "shard", "reference", "VARIANTS", "APP_CODE",
-           "BUCKET"]
+__all__ = ["KMeans", "RunResult", "WorkerReport", "EpochTiming", "DatasetSpec", "shard", "reference", "VARIANTS",
+           "APP_CODE", "BUCKET"]

@@ -8,7 +8,10 @@ in S3 and runs the three variants, using only the SDK (so it works on every back
 
 Every variant reads its shard from S3 (``storage["bucket"]``); :meth:`KMeans.prepare` generates the shards
 inside the pool's processes (the data never passes through the client). A run returns a :class:`RunResult`
-with the client's wall time and every worker's :class:`~praas_kit.apps.kmeans.worker.WorkerReport`.
+with the client's wall time and every worker's :class:`~praas_kit.apps.kmeans.worker.WorkerReport`, its
+per-epoch timings (``epochs``, ``started_at``) included: the reports come back as the invocations' JSON replies
+(:meth:`WorkerReport.to_json` in the process, :meth:`WorkerReport.from_json` here), the same for every variant.
+:func:`praas_kit.bench.kmeans_timeline.run_timelines` draws a run's workers on one time axis.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ PHASES = ("read", "init", "compute", "sync")  #: the phases a worker times
 
 @dataclass
 class RunResult:
-    """One run of one variant: the client's wall time and each worker's report (by rank)."""
+    """One run of one variant: the client's wall time and each worker's report (by rank, with its epochs'
+    timings)."""
 
     variant: str
     dataset: DatasetSpec
