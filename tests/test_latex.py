@@ -277,3 +277,90 @@ def test_benchmark_inputs_are_picked_from_any_project() -> None:
         ("secs/a.tex", "Input 1"), ("secs/b.tex", "Input 2"), ("secs/c.tex", "Input 3"), ("img/f.pdf", "Input 4")]
     with pytest.raises(InvalidArgument, match="a figure"):
         pick_inputs({"main.tex": b"x"})
+
+
+def test_benchmark_inputs_are_distinct_and_closest_in_size_to_the_papers() -> None:
+    from praas_kit.apps.latex.project import project_files
+    from praas_kit.bench.latex import pick_inputs
+    from praas_kit.bench.latex_report import PAPER_INPUTS, format_inputs, input_sizes
+
+    files = dict(project_files(latex.DATASETS / "paper"))
+    picked = pick_inputs(files)
+    assert [i.key for i in picked] == ["secs/conclusion.tex", "secs/abstract.tex", "secs/design.tex",
+                                       "figures/architecture.pdf"]  # 619, 1170, 14034 B; the only PDF
+    assert len({i.key for i in picked}) == 4 and [i.label for i in picked] == [f"Input {n}" for n in range(1, 5)]
+    sizes = input_sizes({i.label: [i.key, len(files[i.key])] for i in picked})
+    assert [round(r["ratio"], 2) for r in sizes] == [0.89, 1.04, 1.21, 0.06]
+    assert [r["paper_bytes"] for r in sizes] == [size for _, _, size in PAPER_INPUTS]
+    assert "| Input 4 | `figures/architecture.pdf` | 25,212 | `sampleteaser.pdf` | 439,021 | 0.06× |" in \
+        format_inputs(sizes)
+    # the small test project has two section files: the other text files fill in, no file twice
+    small = pick_inputs(dict(project_files(TEST_PROJECT)))
+    assert [i.key for i in small] == ["secs/body.tex", "secs/intro.tex", "references.bib", "figures/dot.png"]
+    # sizes are matched in ascending order, the least total log-ratio: not greedily
+    many = {"main.tex": b"\\documentclass{article}", **{f"s/{n}.tex": b"x" * n for n in (100, 700, 1000, 1200, 9000)},
+            "f.pdf": b"%" * 10, "g.pdf": b"%" * 400_000}
+    assert [i.key for i in pick_inputs(many)] == ["s/700.tex", "s/1200.tex", "s/9000.tex", "g.pdf"]
+
+
+def test_the_ratio_helpers_summarise_a_ratio_table() -> None:
+    from praas_kit.bench.latex_report import paper_ratios, ratio_table, speedup, update_over_get
+
+    def line(op: str, label: str, system: str, seconds: float) -> dict[str, Any]:
+        return {"operation": op, "plot_label": label, "system": system, "vcpus": 1.0, "time_s": seconds}
+
+    lines = [line(op, f"Input {i}", system, t) for op in ("update-file", "get-file") for i in range(1, 5)
+             for system, t in (("praas", 0.001 * i), ("faas", 0.02))]
+    rows = ratio_table(lines, paper=paper_ratios())
+    up = speedup(rows, "update-file")
+    assert up is not None and up["n"] == 4 and up["min"] == pytest.approx(5) and up["max"] == pytest.approx(20)
+    assert up["geomean"] == pytest.approx((20 * 10 * 20 / 3 * 5) ** 0.25)
+    assert speedup(rows, "compile") is None
+    (cost,) = update_over_get(rows)
+    assert cost["vcpus"] == 1.0 and cost["ours_update_ms"] == cost["ours_get_ms"] == 2.0  # Inputs 1-3 only
+    assert cost["paper_update_ms"] == 32.69 and cost["paper_get_ms"] == 1.26  # datasets/paper, 1 vCPU tier
+
+
+def test_the_figure_has_the_papers_ratios_beside_ours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from praas_kit.bench import latex_report
+
+    lines = [{"operation": op, "plot_label": label, "system": system, "vcpus": 1.0, "time_s": t}
+             for op, label in latex_report.EDIT_GROUPS + latex_report.COMPILE_GROUPS
+             for system, t in (("praas", 0.001), ("faas", 0.01))]
+    saved: list[Figure] = []
+    real = latex_report.save_figure
+
+    def keep(fig: Figure, stem: Path) -> list[Path]:
+        saved.append(fig)
+        return real(fig, stem)
+
+    paper = {("get-file", "Input 1", 1.0): 27.5, ("compile", "Failure", 1.0): 1.1}
+    monkeypatch.setattr(latex_report, "save_figure", keep)  # to look at the figure before it is closed
+    paths = latex_report.plot(lines, tmp_path / "latex", paper=paper)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size for p in paths)
+    ratios = saved[0].axes[2]
+    markers = [ln for ln in ratios.get_lines() if ln.get_marker() == "D"]
+    assert len(markers) == 1 and sorted(markers[0].get_ydata()) == [1.1, 27.5]
+    assert [round(b.get_height(), 6) for b in ratios.patches] == [10.0] * 12
+    assert any("paper" in t.get_text() for t in ratios.get_legend().get_texts())
+
+
+def test_a_preview_can_zoom_and_the_text_of_a_page_is_read(tmp_path: Path) -> None:
+    require(all(shutil.which(b) for b in ("latexmk", "pdftoppm", "pdftotext", "pdfinfo")),
+            "no latexmk or poppler-utils")
+    from praas_kit.apps.latex.project import pdf_text, preview
+
+    shutil.copytree(TEST_PROJECT, tmp_path / "p")
+    subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "main.tex"], cwd=tmp_path / "p",
+                   capture_output=True, timeout=120, check=True)
+    pdf = (tmp_path / "p" / "main.pdf").read_bytes()
+    full, detail = preview(pdf, dpi=40), preview(pdf, dpi=40, crop=(0.0, 0.0, 0.5, 0.25))
+    width, height = (int.from_bytes(full[16:20]), int.from_bytes(full[20:24]))  # the PNG's IHDR
+    assert (int.from_bytes(detail[16:20]), int.from_bytes(detail[20:24])) == (round(width / 2), round(height / 4))
+    text = pdf_text(pdf, 1, 1)
+    assert text and "  " not in text and "\n" not in text
+    with pytest.raises(InvalidArgument, match="fractions"):
+        preview(pdf, crop=(0.5, 0.5, 0.0, 1.0))

@@ -8,8 +8,9 @@ Per container size (0.25, 0.5, 1 and 2 vCPU, with 0.5/1/2/4 GB, the paper's Farg
 * ``faas``: the four stateless functions, each its own pool, the project in an S3 bucket, invoked FaaS-style
   through the control plane (as Lambda function URLs were).
 
-The *editing* benchmark runs ``update-file`` then ``get-file`` on four inputs (the two shortest section
-files, the longest, and a PDF figure: "Input 1".."Input 4"). The *compiling* benchmark runs a full
+The *editing* benchmark runs ``update-file`` then ``get-file`` on four inputs, "Input 1".."Input 4": three
+section files and a PDF figure, chosen by :func:`pick_inputs` as the files closest in size to the paper's
+(694 B, 1.1 KB, 11.6 KB and a 439 KB PDF). The *compiling* benchmark runs a full
 recompilation (``clean``, latexmk ``-gg``), ``get-pdf``, a compile of the unchanged project ("No Update"), and
 a compile after an empty class file was uploaded ("Failure", ``full_clean``). Every measurement is
 ``1 + reps`` calls, the first discarded (warm-up); the systems take turns call by call, so drift hits all
@@ -26,6 +27,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import shutil
 import subprocess
 import time
@@ -38,13 +40,17 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from praas_kit import provenance
 from praas_kit.apps import latex
 from praas_kit.apps.latex.project import documentclass, encode, project_files
+from praas_kit.bench import latex_report
 from praas_kit.bench.common import BenchRun, Figure, Row, metadata
-from praas_kit.bench.latex_report import load, report
+from praas_kit.bench.latex_report import report
 from praas_kit.errors import InvalidArgument
 
 log = logging.getLogger("praas_kit.bench.latex")
+
+PAPER_BYTES = tuple(size for _, _, size in latex_report.PAPER_INPUTS)  #: the sizes of the paper's Input 1..4
 
 #: vCPUs -> (memory MB, the paper's size tier)
 SIZES: dict[float, tuple[int, str]] = {0.25: (512, "small"), 0.5: (1024, "medium"), 1.0: (2048, "large"),
@@ -69,22 +75,54 @@ class Input:
         return f"{self.path}/{self.file}" if self.path else self.file
 
 
-def pick_inputs(files: dict[str, bytes]) -> list[Input]:
-    """The paper's four editing inputs for any project: its two shortest and its longest ``.tex`` files
-    (other than the main file), and a figure (a PDF if there is one, else an image)."""
-    tex = sorted((len(c), k) for k, c in files.items() if k.endswith(".tex") and "/" in k)
-    if not tex:
-        tex = sorted((len(c), k) for k, c in files.items() if k.endswith(".tex"))
-    figures = sorted(k for k in files if k.endswith(".pdf")) or sorted(
-        k for k in files if k.endswith((".png", ".jpg", ".jpeg")))
-    if not tex or not figures:
-        raise InvalidArgument("the project needs .tex files and a figure (.pdf, .png or .jpg) to benchmark")
-    chosen = [tex[0][1], tex[min(1, len(tex) - 1)][1], tex[-1][1], figures[0]]
+def pick_inputs(files: dict[str, bytes], like: tuple[int, ...] = PAPER_BYTES) -> list[Input]:
+    """The paper's four editing inputs for any project, matched by size to the paper's (``like``: the bytes of
+    its Input 1..4, :data:`~praas_kit.bench.latex_report.PAPER_INPUTS`).
+
+    Inputs 1-3 are three distinct text files other than the main file: section files (``.tex`` in a folder)
+    when there are three, else any ``.tex``/``.bib``; chosen in ascending size, as the paper's are, so that
+    their sizes are closest to ``like[:3]`` (least total log-ratio). Input 4 is the figure closest in size to
+    ``like[3]``: a PDF if there is one, else an image. :class:`InvalidArgument` if the project lacks them."""
+    mains = {k for k, c in files.items() if k.endswith(".tex") and "/" not in k and b"\\documentclass" in c}
+    text = sorted((len(c), k) for k, c in files.items() if k.endswith(".tex") and "/" in k)
+    if len(text) < 3:
+        text = sorted((len(c), k) for k, c in files.items() if k.endswith((".tex", ".bib")) and k not in mains)
+    figures = [k for k in files if k.endswith(".pdf")] or [k for k in files if k.endswith((".png", ".jpg", ".jpeg"))]
+    if len(text) < 3 or not figures:
+        raise InvalidArgument("the project needs three text files (.tex, .bib) besides its main file and a figure "
+                              "(.pdf, .png or .jpg) to benchmark")
+    chosen = [text[i][1] for i in _closest_in_order([size for size, _ in text], like[:3])]
+    chosen.append(min(sorted(figures), key=lambda k: abs(math.log(max(1, len(files[k])) / like[3]))))
     out = []
     for i, key in enumerate(chosen, 1):
         folder, _, file = key.rpartition("/")
         out.append(Input(folder, file, f"Input {i}"))
     return out
+
+
+def _closest_in_order(sizes: list[int], targets: tuple[int, ...]) -> list[int]:
+    """Indices ``i1 < i2 < ...`` into the ascending ``sizes``, one per target, minimising the summed
+    ``|log(size / target)|`` (dynamic programming over the sorted candidates; ties go to the earlier one)."""
+    def cost(i: int, t: int) -> float:
+        return abs(math.log(max(1, sizes[i]) / targets[t]))
+
+    n = len(sizes)
+    best: list[list[float]] = [[math.inf] * n for _ in targets]
+    back: list[list[int]] = [[-1] * n for _ in targets]
+    for i in range(n):
+        best[0][i] = cost(i, 0)
+    for t in range(1, len(targets)):
+        prefix, arg = math.inf, -1
+        for i in range(n):
+            if i and best[t - 1][i - 1] < prefix:
+                prefix, arg = best[t - 1][i - 1], i - 1
+            if arg >= 0:
+                best[t][i], back[t][i] = prefix + cost(i, t), arg
+    last = min(range(n), key=lambda i: best[-1][i])
+    picked = [last]
+    for t in range(len(targets) - 1, 0, -1):
+        picked.append(back[t][picked[-1]])
+    return picked[::-1]
 
 
 def _main_file(files: dict[str, bytes]) -> str:
@@ -248,8 +286,10 @@ def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", s
                         systems: tuple[str, ...] = SYSTEMS) -> BenchRun:
     """Run the editing and compiling benchmarks; save ``latex.csv`` + ``latex.meta.json`` under ``out``.
 
-    Quick mode: the small test project, one size (1 vCPU), 5 editing and 2 compile repetitions (about a
-    minute). Full mode: the acmart paper, all four sizes, 50 editing and 10 compile repetitions.
+    Both modes benchmark the acmart paper (``datasets/latex/paper``; ``project`` chooses another), so that the
+    editing inputs are distinct files whose sizes approach the paper's. Quick mode: one size (1 vCPU), 5
+    editing and 2 compile repetitions (under a minute on the local backend). Full mode: all four sizes, 50
+    editing and 10 compile repetitions.
     """
     if backend not in ("local", "docker"):
         raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
@@ -262,7 +302,7 @@ def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", s
         raise InvalidArgument(f"sizes must be among {list(SIZES)} vCPUs, not {bad}")
     reps = reps if reps is not None else (5 if quick else 50)
     compile_reps = compile_reps if compile_reps is not None else (2 if quick else 10)
-    project = Path(project) if project is not None else latex.DATASETS / ("test" if quick else "paper")
+    project = Path(project) if project is not None else latex.DATASETS / "paper"
     files = dict(project_files(project))
     inputs, main = pick_inputs(files), _main_file(files)
     cls = documentclass(files[main].decode(errors="replace")) or "article"
@@ -319,6 +359,13 @@ def save_tidy(lines: list[dict[str, Any]], out: Path, params: dict[str, Any]) ->
                for r in to_rows(lines)]
     meta_path.write_text(json.dumps(metadata(params) | {"summary": summary}, indent=2))
     return csv_path, meta_path
+
+
+def load(csv_path: Path) -> list[dict[str, Any]]:
+    """The lines of a ``latex.csv``, numbers parsed (:func:`praas_kit.bench.latex_report.load`); a committed file
+    is recorded as an input (:func:`praas_kit.provenance.record`)."""
+    provenance.record(csv_path)
+    return latex_report.load(csv_path)
 
 
 def to_rows(lines: list[dict[str, Any]]) -> list[Row]:

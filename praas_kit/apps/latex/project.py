@@ -9,6 +9,8 @@
   source changed since the copy was written, whatever the filesystem's own timestamps say (they change when
   a swap restores the directory; S3's have a resolution of one second).
 * :func:`compile_project` runs ``latexmk -pdf`` (bibtex included) and returns the paper's reply shape.
+* :func:`preview` (a page as PNG) and :func:`pdf_text` (the text of pages) look at a compiled PDF, with
+  poppler-utils.
 """
 
 from __future__ import annotations
@@ -220,11 +222,13 @@ def project_files(root: Path) -> list[tuple[str, bytes]]:
 
 __all__ = ["project_key", "get_file", "encode", "decode", "is_binary", "parse", "pdf_name", "Workdir",
            "compile_project", "latexmk", "TexMissing", "documentclass", "project_files", "TEX_PACKAGES",
-           "BINARY_SUFFIXES", "preview"]
+           "BINARY_SUFFIXES", "preview", "pdf_text"]
 
 
-def preview(pdf: bytes, page: int = 1, dpi: int = 60) -> bytes:
-    """Page ``page`` of a PDF as PNG bytes (``pdftoppm`` from poppler-utils); :class:`TexMissing` without it."""
+def preview(pdf: bytes, page: int = 1, dpi: int = 60,
+            crop: tuple[float, float, float, float] | None = None) -> bytes:
+    """Page ``page`` of a PDF as PNG bytes (``pdftoppm`` from poppler-utils); :class:`TexMissing` without it.
+    ``crop`` = (left, top, width, height) as fractions of the page keeps only that region (a zoomed detail)."""
     exe = shutil.which("pdftoppm")
     if exe is None:
         raise TexMissing("pdftoppm is not installed (on Debian: apt-get install poppler-utils)")
@@ -232,10 +236,45 @@ def preview(pdf: bytes, page: int = 1, dpi: int = 60) -> bytes:
 
     with tempfile.TemporaryDirectory(prefix="praas-preview-") as tmp:
         (Path(tmp) / "in.pdf").write_bytes(pdf)
-        done = subprocess.run([exe, "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile", "in.pdf",
-                               "page"], cwd=tmp, capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        region = _pixels(Path(tmp) / "in.pdf", page, dpi, crop) if crop is not None else []
+        done = subprocess.run([exe, "-png", "-r", str(dpi), "-f", str(page), "-l", str(page), *region,
+                               "-singlefile", "in.pdf", "page"], cwd=tmp, capture_output=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
         out = Path(tmp, "page.png")
         png = out.read_bytes() if out.is_file() else b""
     if done.returncode != 0 or not png:
         raise InvalidArgument(f"cannot render page {page} of the PDF: {done.stderr.decode(errors='replace')[:300]}")
     return png
+
+
+def _pixels(pdf: Path, page: int, dpi: int, crop: tuple[float, float, float, float]) -> list[str]:
+    """pdftoppm's ``-x -y -W -H`` for ``crop`` (fractions of the page, whose size ``pdfinfo`` reports)."""
+    if not all(0 <= f <= 1 for f in crop) or crop[2] <= 0 or crop[3] <= 0:
+        raise InvalidArgument(f"crop {crop} must be (left, top, width, height) fractions of the page in [0, 1]")
+    exe = shutil.which("pdfinfo")
+    if exe is None:
+        raise TexMissing("pdfinfo is not installed (on Debian: apt-get install poppler-utils)")
+    done = subprocess.run([exe, "-f", str(page), "-l", str(page), pdf.name], cwd=pdf.parent, capture_output=True,
+                          text=True, errors="replace", timeout=60, stdin=subprocess.DEVNULL)
+    m = re.search(r"^Page\s+\d+\s+size:\s*([\d.]+) x ([\d.]+) pts", done.stdout, re.MULTILINE) or \
+        re.search(r"^Page size:\s*([\d.]+) x ([\d.]+) pts", done.stdout, re.MULTILINE)
+    if m is None:
+        raise InvalidArgument(f"cannot read the size of page {page} of the PDF: {done.stderr[:300]}")
+    width, height = (float(v) * dpi / 72 for v in m.groups())
+    left, top, w, h = crop
+    return ["-x", str(round(left * width)), "-y", str(round(top * height)), "-W", str(round(w * width)),
+            "-H", str(round(h * height))]
+
+
+def pdf_text(pdf: bytes, first: int = 1, last: int | None = None) -> str:
+    """The text of pages ``first``..``last`` (default: to the end) of a PDF, whitespace runs and the hyphens
+    of words broken across lines joined (``pdftotext`` from poppler-utils); :class:`TexMissing` without it."""
+    exe = shutil.which("pdftotext")
+    if exe is None:
+        raise TexMissing("pdftotext is not installed (on Debian: apt-get install poppler-utils)")
+    pages = ["-f", str(first)] + (["-l", str(last)] if last is not None else [])
+    done = subprocess.run([exe, *pages, "-", "-"], input=pdf, capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise InvalidArgument(f"cannot read the text of the PDF: {done.stderr.decode(errors='replace')[:300]}")
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", done.stdout.decode(errors="replace"))
+    return " ".join(text.split())
