@@ -5,6 +5,7 @@
   the engine and images are there), so ``PRAAS_BACKEND=local pytest --nbval-lax notebooks/`` runs the
   series without Docker.
 * :func:`deployment`: a control plane for a backend, as a context manager that tears everything down.
+* :func:`control_plane_container`: the control plane as a container (as the lab and Swarm run it), once.
 * :func:`environment`: what this machine offers the series (Docker engine, images, TeX, Redis, Swift S3),
   as rows of (component, available, detail).
 * :func:`scale_out_backend`, :func:`scale_out_storage`, :func:`swarm_services`, :func:`leftovers`,
@@ -77,6 +78,57 @@ def deployment(backend: str, **options: Any) -> Iterator[Any]:
     else:
         with praas_kit.local(**options) as cp:
             yield cp
+
+
+@contextmanager
+def control_plane_container(timeout: float = 60.0) -> Iterator[Any]:
+    """The control plane as a container, the way ``docker/compose.yaml`` (the lab) and ``docker/stack.yaml``
+    (Swarm) run it: the ``praas-controlplane`` image serving ``praas serve`` on a port published on 127.0.0.1
+    only, with a fresh token. Its processes are OS processes inside that container (``PRAAS_BACKEND=local``), so
+    clients reach them through the control plane (REST), not directly; :data:`EXAMPLES` is mounted read-only at
+    the same path, so ``code=lab.EXAMPLES / ...`` names the same files inside. Yields a connected client
+    (REST only); the container is removed when the block ends, also after an error."""
+    import secrets
+    import time
+    import uuid
+
+    from praas_kit import docker_engine, image_names
+    from praas_kit.errors import PraasError
+    from praas_kit.sdk.client import ControlPlaneClient
+
+    engine = docker_engine.connect()
+    token = secrets.token_urlsafe(24)
+    container = None
+    try:
+        container = engine.containers.run(
+            image_names.CONTROLPLANE, detach=True, name=f"praas-controlplane-{uuid.uuid4().hex[:8]}",
+            labels={"praas-kit": "1"}, environment={"PRAAS_BACKEND": "local", "PRAAS_TOKEN": token},
+            ports={"8080/tcp": ("127.0.0.1", None)},
+            volumes={str(EXAMPLES): {"bind": str(EXAMPLES), "mode": "ro"}})
+        deadline = time.monotonic() + timeout
+        while True:
+            container.reload()
+            published = (container.ports.get("8080/tcp") or [{}])[0].get("HostPort")
+            if published:
+                client = ControlPlaneClient(f"http://127.0.0.1:{published}", token, gateway=False)
+                try:
+                    client.healthz()
+                    break
+                except (PraasError, OSError):
+                    client.close()
+            if container.status == "exited" or time.monotonic() > deadline:
+                logs = container.logs(tail=20).decode(errors="replace")
+                raise PraasError(f"the control-plane container did not answer within {timeout:.0f} s:\n{logs}")
+            time.sleep(0.2)
+        with client:
+            yield client
+    finally:
+        if container is not None:
+            try:
+                container.remove(force=True)
+            except Exception:  # noqa: BLE001 - best effort: the engine may have removed it already
+                pass
+        engine.close()
 
 
 def swarm_ready() -> bool:
@@ -230,14 +282,16 @@ def results_dir(benchmark: str, backend: str, quick: bool) -> Path:
     return (root / "quick" if quick else root) / benchmark / backend
 
 
-def containers() -> list[dict[str, str]]:
-    """The running containers praas-kit started (label ``praas-kit``): name, image, status."""
+def containers(network: str | None = None) -> list[dict[str, str]]:
+    """The running containers praas-kit started (label ``praas-kit``), only those on the Docker ``network`` if
+    given (a deployment's: ``cp.network``): name, image, status."""
     from praas_kit import docker_engine
 
     client = docker_engine.connect()
+    filters = {"label": "praas-kit", **({"network": network} if network else {})}
     try:
         return [{"name": c.name, "image": (c.image.tags or [c.image.short_id])[0], "status": c.status}
-                for c in client.containers.list(filters={"label": "praas-kit"})]
+                for c in client.containers.list(filters=filters)]
     finally:
         client.close()
 

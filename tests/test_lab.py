@@ -146,3 +146,26 @@ def test_kmeans_runs_are_saved_as_the_benchmark_saves_them(tmp_path: Path) -> No
     assert next(r.extra for r in rows) == {"backend": "swarm", "workers": 2, "epochs": 3, "k": 1}
     assert {(c["what"], c["ours"]) for c in kmeans.comparison(rows) if not c["what"].startswith("Σ")} == {
         ("Redis/PraaS", 2.0), ("S3/PraaS", 4.0)}
+
+
+@pytest.mark.docker
+def test_the_control_plane_runs_as_a_container_and_is_removed() -> None:
+    before = {c["name"] for c in lab.containers()}
+    with lab.control_plane_container() as remote:
+        assert remote.healthz()["backend"] == "local"  # its processes run inside the container
+        app = remote.create_application("hello", code=lab.EXAMPLES / "counter.py")
+        app.create_process("p1")
+        assert app.invoke("add", {"n": 2}, process="p1").json() == {"total": 2}
+        started = [c for c in lab.containers() if c["name"] not in before]
+        assert [c["image"].split(":")[0] for c in started] == ["praas-controlplane"]
+    assert not {c["name"] for c in started} & {c["name"] for c in lab.containers()}
+
+
+@pytest.mark.docker
+def test_containers_on_a_network_are_only_that_deployments() -> None:
+    with lab.deployment("docker", redis=False) as cp:
+        app = cp.create_application("hello", code=lab.EXAMPLES / "counter.py")
+        app.create_process("p1")
+        mine = lab.containers(network=cp.network)
+        assert sorted(c["image"].split(":")[0] for c in mine) == ["praas-process", "praas-s3"]
+        assert lab.containers(network="praas-no-such-network") == []

@@ -221,7 +221,8 @@ def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
             for s in params["sizes"] if t != "s3" or s in s3_sizes}
 
 
-def _median(rows: list[Row], transport: str, size: int, auth: str) -> float | None:
+def median(rows: list[Row], transport: str, size: int, auth: str) -> float | None:
+    """The median one-way time (seconds) over ``transport`` at ``size`` bytes under ``auth``; None if not measured."""
     for r in rows:
         if (r.experiment, r.variant, r.size) == ("channel", transport, size) and r.extra.get("auth") == auth \
                 and r.values:
@@ -234,18 +235,18 @@ def summarise(rows: list[Row]) -> list[Figure]:
     faster than Redis BLPOP and at least 20x faster than S3 at 10 B and 1 KiB (one-way medians)."""
     out = []
     for auth in sorted({str(r.extra.get("auth")) for r in rows}):
-        p10, raw10 = _median(rows, "praas", 10, auth), _median(rows, "raw", 10, auth)
+        p10, raw10 = median(rows, "praas", 10, auth), median(rows, "raw", 10, auth)
         if p10 and raw10:
             out.append(Figure(f"send/recv / raw, one-way 10 B ({auth})", f"{p10 * 1e6:.0f} us / {raw10 * 1e6:.0f} us "
                               f"= {p10 / raw10:.2f}x", "<= 1.5x", p10 / raw10 <= 1.5,
                               "ping-pong / 2 between two processes vs raw pyzmq between the same two"))
         for size in (10, 1024):
-            p, r = _median(rows, "praas", size, auth), _median(rows, "redis", size, auth)
+            p, r = median(rows, "praas", size, auth), median(rows, "redis", size, auth)
             if p and r:
                 out.append(Figure(f"Redis BLPOP / send-recv, {size} B ({auth})", f"{r * 1e6:.0f} us / {p * 1e6:.0f} "
                                   f"us = {r / p:.2f}x", ">= 2x", r / p >= 2, "one-way, same two processes"))
         for size in (10, 1024):
-            p, s = _median(rows, "praas", size, auth), _median(rows, "s3", size, auth)
+            p, s = median(rows, "praas", size, auth), median(rows, "s3", size, auth)
             if p and s:
                 out.append(Figure(f"S3 / send-recv, {size} B ({auth})", f"{s * 1e3:.1f} ms / {p * 1e3:.3f} ms = "
                                   f"{s / p:.0f}x", ">= 20x", s / p >= 20,
@@ -278,7 +279,7 @@ def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
     paper, out = paper_channels(), []
     for transport, (system, what) in RATIOS.items():
         for size in sorted({r.size for r in rows if r.experiment == "channel"}):
-            ours, base = _median(rows, transport, size, auth), _median(rows, "praas", size, auth)
+            ours, base = median(rows, transport, size, auth), median(rows, "praas", size, auth)
             if not ours or not base:
                 continue
             theirs = paper.get((system, size)) if system else None

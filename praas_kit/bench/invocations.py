@@ -154,7 +154,9 @@ def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "loc
     return BenchRun(rows, csv_path, meta_path)
 
 
-def _median(rows: list[Row], variant: str, size: int, auth: str, contention: bool = False) -> float | None:
+def median(rows: list[Row], variant: str, size: int, auth: str, contention: bool = False) -> float | None:
+    """The median round trip (seconds) of ``variant`` at ``size`` bytes under ``auth`` (``"curve"`` or ``"none"``),
+    quiet or with the CPU hog beside (``contention``); None when that was not measured."""
     for r in rows:
         if (r.experiment, r.variant, r.size) == ("invoke", variant, size) and r.extra.get("auth") == auth \
                 and bool(r.extra.get("contention")) == contention and r.values:
@@ -167,13 +169,13 @@ def summarise(rows: list[Row]) -> list[Figure]:
     out = []
     for auth in sorted({str(r.extra.get("auth")) for r in rows}):
         for size, target in ((10, 1.5), (1 << 20, 1.3)):
-            d, raw = _median(rows, "direct", size, auth), _median(rows, "raw", size, auth)
+            d, raw = median(rows, "direct", size, auth), median(rows, "raw", size, auth)
             if d and raw:
                 out.append(Figure(f"direct / raw, {_size(size)} ({auth})",
                                   f"{d * 1e6:.0f} us / {raw * 1e6:.0f} us = {d / raw:.2f}x", f"<= {target}x",
                                   d / raw <= target, "echo round trip, client -> process vs raw pyzmq, same security"))
         for variant, how in (("control-plane", "gateway"), ("control-plane-rest", "REST")):
-            d, cpv = _median(rows, "direct", 10, auth), _median(rows, variant, 10, auth)
+            d, cpv = median(rows, "direct", 10, auth), median(rows, variant, 10, auth)
             if d and cpv:
                 out.append(Figure(f"control plane ({how}) / direct, 10 B ({auth})", f"{cpv * 1e3:.2f} ms / "
                                   f"{d * 1e3:.3f} ms = {cpv / d:.1f}x", "<= 5x", cpv / d <= 5,
@@ -183,14 +185,14 @@ def summarise(rows: list[Row]) -> list[Figure]:
                 out.append(Figure(f"throughput, {r.size} clients ({auth})", f"{r.median:,.0f} /s", ">= 12,000 /s",
                                   r.median >= 12000, "no-op invocations/s, one process, client processes"))
         for size in (10, 1 << 20):
-            qd, qr = _median(rows, "direct", size, auth), _median(rows, "raw", size, auth)
-            bd, br = _median(rows, "direct", size, auth, True), _median(rows, "raw", size, auth, True)
+            qd, qr = median(rows, "direct", size, auth), median(rows, "raw", size, auth)
+            bd, br = median(rows, "direct", size, auth, True), median(rows, "raw", size, auth, True)
             if qd and qr and bd and br:
                 q, b = qd / qr, bd / br
                 out.append(Figure(f"contention, {_size(size)} ({auth})", f"ratio {b:.2f}x busy vs {q:.2f}x quiet",
                                   "within 1.3x of quiet", b <= 1.3 * q, "direct/raw with a CPU hog beside"))
     for size in (10, 1 << 20):
-        with_, without = _median(rows, "direct", size, "curve"), _median(rows, "direct", size, "none")
+        with_, without = median(rows, "direct", size, "curve"), median(rows, "direct", size, "none")
         if with_ and without:
             out.append(Figure(f"CurveZMQ cost, direct {_size(size)}", f"{with_ * 1e6:.0f} us vs {without * 1e6:.0f} "
                               f"us = {with_ / without:.2f}x", "", None, "authenticated vs not"))
@@ -234,7 +236,7 @@ def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
     out = []
     for (num, den), (pnum, pden, what) in RATIOS.items():
         for size in SIZES:
-            a, b = _median(rows, num, size, auth), _median(rows, den, size, auth)
+            a, b = median(rows, num, size, auth), median(rows, den, size, auth)
             if not a or not b:
                 continue
             pa, pb = paper.get((pnum or "", size)), paper.get((pden or "", size))
