@@ -42,33 +42,66 @@ def read_endpoint(home: Path) -> str:
 
 
 def read_token(home: Path) -> str:
-    """The token stored in ``home``; :class:`Unauthorized` (naming the file) if there is none."""
+    """The token stored in ``home``; :class:`Unauthorized` (naming the file) if there is none or it is empty."""
     path = home / TOKEN_FILE
     try:
-        return path.read_text().strip()
+        token = path.read_text().strip()
     except OSError:
         raise Unauthorized(f"no token given and none found in {path}: pass token= or set PRAAS_TOKEN") from None
+    if not token:
+        raise Unauthorized(f"the token file {path} is empty: pass token= or set PRAAS_TOKEN") from None
+    return token
+
+
+def _token_file(path: Path) -> str:
+    """The token of an existing token file, checked as a control plane may use it: readable by its owner only,
+    not empty. :class:`Unauthorized` naming the file and what to do otherwise (authentication is never off)."""
+    try:
+        mode = path.stat().st_mode
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise Unauthorized(f"cannot read the token file {path} ({exc.strerror}): fix its permissions or "
+                           "delete it to make a new token") from None
+    if mode & 0o077:
+        raise Unauthorized(f"the token file {path} is readable by other users (mode {mode & 0o777:o}): "
+                           f"chmod 600 {path}, or delete it to make a new token")
+    if not token:
+        raise Unauthorized(f"the token file {path} is empty (a crash while it was written?): delete it to make a "
+                           "new token")
+    return token
 
 
 def load_or_create_token(home: Path, token: str | None = None, owner: str | None = None) -> str:
-    """The control plane's token: ``token`` if given, else ``home/token`` (created 0600 if absent).
+    """The control plane's token: ``token`` if given (not blank), else ``home/token``, created if absent.
 
-    ``owner`` (``"uid[:gid]"``) makes a newly created file belong to that user, e.g. the lab user
-    of a compose deployment who reads it from a shared volume.
-    """
-    if token:
+    The file is written whole or not at all (a temporary file, flushed, then linked into place: a crash
+    leaves no empty token file), mode 0600. An existing file must be readable by its owner only and not empty,
+    else :class:`Unauthorized` (a control plane never runs without authentication). ``owner``
+    (``"uid[:gid]"``) makes a newly created file belong to that user, e.g. the lab user of a compose deployment
+    who reads it from a shared volume."""
+    if token is not None and token.strip():
         return token
     path = home / TOKEN_FILE
-    if path.exists():
-        return path.read_text().strip()
+    if path.exists() or path.is_symlink():
+        return _token_file(path)
     home.mkdir(parents=True, exist_ok=True)
     tok = secrets.token_urlsafe(24)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(tok)
-    if owner:
-        uid, _, gid = owner.partition(":")
-        os.chown(path, int(uid), int(gid or uid))
+    tmp = home / f".{TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(tok)
+            f.flush()
+            os.fsync(f.fileno())
+        if owner:
+            uid, _, gid = owner.partition(":")
+            os.chown(tmp, int(uid), int(gid or uid))
+        try:
+            os.link(tmp, path)  # atomic, and never over a file another control plane just wrote
+        except FileExistsError:
+            return _token_file(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return tok
 
 

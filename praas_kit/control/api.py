@@ -109,8 +109,11 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
                        else JSON_BODY_LIMIT)
     bearer = HTTPBearer(auto_error=False)
 
+    if not token.strip():
+        raise Unauthorized("refusing to serve with an empty token: authentication would be off")
+
     def valid(candidate: str | None) -> bool:
-        return candidate is not None and secrets.compare_digest(candidate.encode(), token.encode())
+        return bool(candidate) and secrets.compare_digest(str(candidate).encode(), token.encode())
 
     async def auth(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if creds is not None and creds.scheme.lower() == "bearer":

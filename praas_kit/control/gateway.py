@@ -54,6 +54,8 @@ class Gateway:
     def __init__(self, invoker: Invoker, endpoint: ProcessEndpoint, token: str, bind: str, port: int = 0,
                  max_payload: int = 1 << 30, curve_secret: bytes | None = None,
                  public_key: str | None = None) -> None:
+        if not token.strip():
+            raise Unauthorized("refusing to serve the gateway with an empty token: authentication would be off")
         self.invoker, self._token = invoker, token.encode()
         self.public_key, self.max_payload = public_key, max_payload
         self._calls: dict[tuple[bytes, str], tuple[str, PendingCall]] = {}
@@ -75,7 +77,8 @@ class Gateway:
         cid = str(hdr.get("id", ""))
         if hdr["t"] != "call":
             return self._reply_error(ident, cid, BadRequest(f"the gateway takes 'call' frames, not {hdr['t']!r}"))
-        if not secrets.compare_digest(hdr["tok"].encode(), self._token):
+        tok = hdr.get("tok")
+        if not isinstance(tok, str) or not tok or not secrets.compare_digest(tok.encode(), self._token):
             return self._reply_error(ident, cid, Unauthorized("wrong token"))
         proc, timeout = hdr.get("proc"), hdr.get("timeout")
         try:

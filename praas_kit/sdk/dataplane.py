@@ -67,6 +67,7 @@ class _Conn:
         self.sock.connect(address)
         self.ready = False  # a handshake completed (the process is there and took our key)
         self.refused = False
+        self.down = False  # the connection was up and dropped: without reconnection it never comes back
         self.in_use = threading.Lock()  # held by the thread running a call on this connection
         self.closed = False
 
@@ -79,8 +80,17 @@ class _Conn:
             elif event in _REFUSED:
                 self.refused = True
             elif event == _DOWN and self.ready:
-                self.ready = False
+                self.ready, self.down = False, True
                 raise ProcessDied("disconnected")
+
+    def dropped(self) -> bool:
+        """Take in the monitor's events; whether this connection was up and has dropped since (a process
+        swapped out, moved or dead: the connection is useless, a new one must be made)."""
+        try:
+            self.events()
+        except ProcessDied:
+            pass
+        return self.down
 
     def close(self) -> None:
         if self.closed:
@@ -145,6 +155,9 @@ class DataPlaneClient:
         if self._closed.is_set():
             raise InvalidState("the data-plane client is closed")
         conn = self._conn(address, server_key, client)
+        if conn.dropped():  # dropped since this thread's last call (e.g. another client swapped the process)
+            self.forget(address)
+            conn = self._conn(address, server_key, client)
         with conn.in_use:
             try:
                 return self._call(conn, address, header, fn, payload, timeout, peer, process)
@@ -159,9 +172,10 @@ class DataPlaneClient:
         except ProcessDied:
             pass
         inv_id = self._prefix + str(next(_ids))
-        send_frames(conn.sock, [header(inv_id), payload], copy=len(payload) < ZERO_COPY_MIN)
         sent = time.monotonic()
         deadline = None if timeout is None else sent + timeout
+        self._send(conn, address, [header(inv_id), payload], copy=len(payload) < ZERO_COPY_MIN, sent=sent,
+                   deadline=deadline, fn=fn, timeout=timeout, peer=peer)
         sock = conn.sock
         while True:
             # block on the data socket alone (RCVTIMEO = one slice); look at the connection monitor between slices
@@ -203,6 +217,37 @@ class DataPlaneClient:
                 raise from_dict(hdr.get("err"))
             data = body.bytes if len(body) < ZERO_COPY_MIN else body  # large results stay zero-copy (Result.buffer)
             return Result(data, str(hdr.get("ct", "b")), str(hdr.get("proc", process)), str(hdr.get("inv", inv_id)))
+
+    def _send(self, conn: _Conn, address: str, frames: list[Any], copy: bool, sent: float, deadline: float | None,
+              fn: str, timeout: float | None, peer: str) -> None:
+        """Queue the request without ever blocking for good: a DEALER without a connection (dropped, and never
+        reconnected) cannot take it; wait for one in monitor slices until :data:`CONNECT_TIMEOUT`
+        (:class:`Unreachable`, the request unsent), the call's deadline (:class:`Timeout`), a refused key
+        (:class:`Unauthorized`) or the client's close (:class:`InvalidState`)."""
+        while True:
+            try:
+                send_frames(conn.sock, frames, zmq.NOBLOCK, copy=copy)
+                return
+            except zmq.Again:
+                pass
+            now = time.monotonic()
+            if self._closed.is_set():
+                raise InvalidState(f"the client was closed during the invocation of {fn!r}")
+            try:
+                conn.events()
+            except ProcessDied:
+                pass
+            if conn.refused and not conn.ready:
+                self.forget(address)
+                raise Unauthorized(f"{peer} refused this client's key (a key of another application, "
+                                   "or of an earlier incarnation)")
+            if deadline is not None and now >= deadline:
+                self.forget(address)
+                raise Timeout(f"invocation of {fn!r} at {address} timed out after {timeout} s")
+            if now - sent > CONNECT_TIMEOUT:
+                self.forget(address)
+                raise Unreachable(f"nothing answered at {address} ({peer}) within {CONNECT_TIMEOUT} s")
+            conn.sock.poll(MONITOR_SLICE_MS, zmq.POLLOUT)
 
     def close(self) -> None:
         """Close the client (from any thread): every socket no call is using now is closed; a call still
