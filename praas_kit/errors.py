@@ -86,6 +86,11 @@ class InvalidState(Conflict):
     """The operation is not allowed in the object's current lifecycle state."""
 
 
+class ProcessFailed(InvalidState):
+    """The process failed (its runtime ended unexpectedly). A call does not bring it back silently from an older
+    snapshot: swap it in explicitly (``swapin``), or start the control plane with ``resume_failed``."""
+
+
 class MailboxFull(Conflict):
     """A process's mailbox is at its bound (messages or bytes); the message was not taken."""
 

@@ -52,6 +52,7 @@ class ControlPlaneConfig:
     swap_store: dict[str, Any] | None = _f("PRAAS_SWAP_STORE_SPEC")  # None: a directory store under home/swaps
     token: str | None = _f("PRAAS_TOKEN")  # None: read home/token or create one
     token_owner: str | None = _f("PRAAS_TOKEN_OWNER")  # "uid[:gid]" that owns a newly created token file
+    resume_failed: bool = _f("PRAAS_RESUME_FAILED", False)  # a sticky call swaps a FAILED process in by itself
     token_file: bool = _f("PRAAS_TOKEN_FILE", True)  # write home/token for clients to find (False: in memory)
     dataplane_auth: str = _f("PRAAS_DATAPLANE_AUTH", "curve")  # "curve" (CurveZMQ + ZAP) or "none"
     idle_seconds: float | None = _f("PRAAS_IDLE_SECONDS")  # downscaler threshold; None disables it

@@ -25,7 +25,7 @@ from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.endpoint import ProcessEndpoint
 from praas_kit.control.registry import ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
-from praas_kit.errors import BadRequest, InvalidState, PayloadTooLarge, PraasError, Timeout
+from praas_kit.errors import BadRequest, InvalidState, PayloadTooLarge, PraasError, ProcessFailed, Timeout
 from praas_kit.lifecycle import RESUMABLE, Status
 from praas_kit.names import validate_function_name, validate_name
 
@@ -40,6 +40,8 @@ class Lifecycle(Protocol):
     def get_application(self, name: str) -> Any: ...
     def get_process(self, app: str, name: str) -> ProcRecord: ...
     def swapin(self, app: str, name: str) -> ProcRecord: ...
+    @property
+    def store(self) -> Any: ...  # the swap store (its newest snapshot names what a swap-in restores)
     def create_process(self, app: str, name: str, vcpus: float | None = None, memory_mb: int | None = None,
                        pooled: bool = False) -> ProcRecord: ...
 
@@ -159,6 +161,8 @@ class Invoker:
             if rec.status == Status.ALLOCATED:
                 if self._claim(app, name):
                     return name
+            elif rec.status == Status.FAILED and not self.cfg.resume_failed:
+                raise self._failed(app, name, rec.error)
             elif rec.status in RESUMABLE:
                 try:
                     self.lifecycle.swapin(app, name)
@@ -171,6 +175,18 @@ class Invoker:
             if time.monotonic() > deadline:
                 raise Timeout(f"process {name!r} did not become ready (it is {rec.status.value})")
             time.sleep(0.01)
+
+    def _failed(self, app: str, name: str, error: str | None) -> ProcessFailed:
+        """The error a sticky call to a FAILED process gets: what failed, and what a swap-in would restore (what
+        it acknowledged after that snapshot is gone with the runtime)."""
+        try:
+            snapshot = self.lifecycle.store.latest(app, name)
+            restores = (f"a swap-in would restore its last snapshot, {snapshot}, without what it did after it"
+                        if snapshot else "a swap-in would start it empty: it has no snapshot")
+        except PraasError as exc:
+            restores = f"its snapshots cannot be listed now ({exc.message})"
+        return ProcessFailed(f"process {name!r} of {app!r} FAILED ({error or 'its runtime ended unexpectedly'}); "
+                             f"calls do not resume it: {restores}. Swap it in to go on from there.")
 
     def _claim_idle(self, app: str) -> str | None:
         """Count an invocation against an idle, connected pooled process of ``app`` (``None``: there is none,
