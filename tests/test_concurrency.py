@@ -137,27 +137,40 @@ def test_short_calls_run_beside_blocking_ones(make_app):
     assert sum(latencies) < BLOCK, f"20 short calls beside 3 blocking ones took {sum(latencies):.2f} s: {latencies}"
 
 
-def test_the_process_answers_its_control_plane_while_every_worker_is_busy(make_app):
-    """2 workers, both running long calls: a stop reaches the process at once (the third thread leads). A stop's
-    own cost differs by backend (on Swarm it removes a service), so the busy process's stop is held against an
-    idle one's on the same backend: a deaf process would answer only when a call ends, 10 x BLOCK later."""
+def test_the_process_answers_its_control_plane_while_every_worker_is_busy(plane, make_app):
+    """2 workers, both running long calls: the process still answers its control plane at once (the third
+    thread leads). A ``ping`` over its control connection gets its ``pong`` within a fraction of a call, and a
+    stop takes no longer than an idle process's stop on the same backend; a deaf process would answer only
+    when a call ends, 10 x BLOCK later. (On Swarm a stop also waits for the task to end, which waits for the
+    running functions, so there only the ping is timed.)"""
     app = make_app(2)
-    idle = app.create_process("idle")
-    warm(idle, 1)
-    t0 = time.monotonic()
-    idle.stop()
-    idle_took = time.monotonic() - t0
+    swarm = plane.healthz()["backend"] == "swarm"
+    idle_took = 0.0
+    if not swarm:
+        idle = app.create_process("idle")
+        warm(idle, 1)
+        t0 = time.monotonic()
+        idle.stop()
+        idle_took = time.monotonic() - t0
     p = app.create_process("p")
     warm(p, 2)
+    ctl = plane.controller
     runner = threading.Thread(target=lambda: _swallow(lambda: spans(p, 2, seconds=10 * BLOCK)), daemon=True)
     runner.start()
     time.sleep(BLOCK)  # both calls are running now
+    session = ctl.sessions.get(app.name, "p")
+    assert session is not None
+    t0 = time.monotonic()
+    ctl.endpoint.ask(session, "ping", "id").result(timeout=30)
+    pinged = time.monotonic() - t0
+    assert pinged < BLOCK, f"the process answered a ping after {pinged:.2f} s while both workers were busy"
     t0 = time.monotonic()
     p.stop()
     took = time.monotonic() - t0
     assert p.status == "CLOSED"
-    assert took < idle_took + 4 * BLOCK, f"the stop took {took:.2f} s while both workers were busy" \
-                                         f" (idle: {idle_took:.2f} s)"
+    if not swarm:
+        assert took < idle_took + 4 * BLOCK, f"the stop took {took:.2f} s while both workers were busy" \
+                                             f" (idle: {idle_took:.2f} s)"
     runner.join(60)
 
 
