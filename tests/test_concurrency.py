@@ -139,19 +139,10 @@ def test_short_calls_run_beside_blocking_ones(make_app):
 
 def test_the_process_answers_its_control_plane_while_every_worker_is_busy(plane, make_app):
     """2 workers, both running long calls: the process still answers its control plane at once (the third
-    thread leads). A ``ping`` over its control connection gets its ``pong`` within a fraction of a call, and a
-    stop on the local backend takes no longer than an idle process's; a deaf process would answer only when a
-    call ends, 10 x BLOCK later. (On docker and Swarm a stop also waits for the container or task to end, which
-    waits for the running functions, so there only the ping is timed.)"""
+    thread leads): a ``ping`` over its control connection gets its ``pong`` within a fraction of a call; a deaf
+    process would answer only when a call ends, 10 x BLOCK later. (A stop is not timed: it may wait for the
+    running functions to end, which is its contract, not deafness.)"""
     app = make_app(2)
-    local = plane.healthz()["backend"] == "local"
-    idle_took = 0.0
-    if local:
-        idle = app.create_process("idle")
-        warm(idle, 1)
-        t0 = time.monotonic()
-        idle.stop()
-        idle_took = time.monotonic() - t0
     p = app.create_process("p")
     warm(p, 2)
     ctl = plane.controller
@@ -160,17 +151,13 @@ def test_the_process_answers_its_control_plane_while_every_worker_is_busy(plane,
     time.sleep(BLOCK)  # both calls are running now
     session = ctl.sessions.get(app.name, "p")
     assert session is not None
-    t0 = time.monotonic()
-    ctl.endpoint.ask(session, "ping", "id").result(timeout=30)
-    pinged = time.monotonic() - t0
-    assert pinged < BLOCK, f"the process answered a ping after {pinged:.2f} s while both workers were busy"
-    t0 = time.monotonic()
+    for _ in range(3):
+        t0 = time.monotonic()
+        ctl.endpoint.ask(session, "ping", "id").result(timeout=30)
+        pinged = time.monotonic() - t0
+        assert pinged < BLOCK, f"the process answered a ping after {pinged:.2f} s while both workers were busy"
     p.stop()
-    took = time.monotonic() - t0
     assert p.status == "CLOSED"
-    if local:
-        assert took < idle_took + 4 * BLOCK, f"the stop took {took:.2f} s while both workers were busy" \
-                                             f" (idle: {idle_took:.2f} s)"
     runner.join(60)
 
 
