@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,6 +201,11 @@ def app(plane) -> Iterator:
     """A fresh application with the test code; its processes are deleted afterwards."""
     a = plane.create_application(unique("app"), code=APP_CODE)
     yield a
+    delete_app(a)
+
+
+def delete_app(a) -> None:
+    """Delete an application and its processes, best effort (test cleanup)."""
     for p in a.processes():
         try:
             a.delete_process(p.name)
@@ -209,6 +215,16 @@ def app(plane) -> Iterator:
         a.delete()
     except Exception:  # noqa: BLE001
         pass
+
+
+def wait_for(pred, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    """Poll ``pred`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return False
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import APP_CODE, unique
+from conftest import APP_CODE, delete_app, unique
 
 BLOCK = 0.6  #: seconds each blocking call blocks
 TOGETHER = 0.2  #: calls that start within this many seconds of the first started together
@@ -34,15 +34,7 @@ def make_app(plane) -> Iterator[Callable[[int], Any]]:
 
     yield make
     for app in made:
-        for p in app.processes():
-            try:
-                app.delete_process(p.name)
-            except Exception:  # noqa: BLE001 - best-effort cleanup
-                pass
-        try:
-            app.delete()
-        except Exception:  # noqa: BLE001
-            pass
+        delete_app(app)
 
 
 def at_once(calls: list[Callable[[], Any]], timeout: float = 60.0) -> list[Any]:

@@ -5,26 +5,15 @@ before. Before the fix the call after ``put v2`` (acknowledged) and a SIGKILL re
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from conftest import APP_CODE, make_plane, unique
+from conftest import APP_CODE, make_plane, unique, wait_for
 
 from praas_kit.errors import ProcessFailed
 
 
-def wait_for(pred, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _fail(app, name: str) -> None:
     app.process(name).kill()
-    assert wait_for(lambda: app.process(name).status == "FAILED")
+    assert wait_for(lambda: app.process(name).status == "FAILED", timeout=30.0)
 
 
 def test_a_call_to_a_failed_process_names_what_a_swapin_would_restore(app) -> None:
