@@ -21,6 +21,7 @@ from praas_kit.errors import (
     InvalidState,
     InvocationError,
     MailboxFull,
+    Overloaded,
     PayloadTooLarge,
     PraasError,
     ProcessDied,
@@ -51,7 +52,8 @@ __all__ = [
     "swarm_deployment",
     "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
     "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
-    "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "ProtocolError", "BackendError", "StorageError",
+    "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "Overloaded", "ProtocolError", "BackendError",
+    "StorageError",
     "SnapshotNotFound", "Unauthorized", "BadRequest",
 ]
 

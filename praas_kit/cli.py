@@ -114,14 +114,17 @@ def deploy(swap: str = typer.Option("s3", help="swap store: s3 (a Swift containe
 
 
 @app.command()
-def info(url: str | None = Url, token: str | None = Token) -> None:
-    """Show the control plane's URL, health, OpenAPI document and where the token lives."""
+def info(url: str | None = Url, token: str | None = Token,
+         show_token: bool = typer.Option(False, "--show-token",
+                                         help="put the token into the docs link (terminals and logs keep it)")) -> None:
+    """Show the control plane's URL, health, OpenAPI document and where the token lives (not the token)."""
     from praas_kit.home import TOKEN_FILE, default_home
 
     def go() -> None:
         with _client(url, token) as cp:
+            shown = cp.token if show_token else "<token>"
             _out({"url": cp.url, "health": cp.healthz(), "openapi": cp.openapi_url(),
-                  "docs": f"{cp.url}/docs?token={cp.token}", "token_file": str(default_home() / TOKEN_FILE)})
+                  "docs": f"{cp.url}/docs?token={shown}", "token_file": str(default_home() / TOKEN_FILE)})
 
     _run(go)
 

@@ -95,6 +95,13 @@ class MailboxFull(Conflict):
     """A process's mailbox is at its bound (messages or bytes); the message was not taken."""
 
 
+class Overloaded(PraasError):
+    """A process has as many invocations queued (calls or payload bytes) as it takes; this one did not run.
+    Retry later, or spread the calls over more processes."""
+
+    status = 429
+
+
 class InvalidName(PraasError):
     """A name does not match ``[a-z0-9][a-z0-9._-]{0,62}``."""
 

@@ -26,7 +26,7 @@ def default_home() -> Path:
 
 def write_endpoint(home: Path, url: str) -> None:
     """Record where the control plane of ``home`` listens."""
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
     (home / ENDPOINT_FILE).write_text(json.dumps({"url": url, "pid": os.getpid()}))
 
 
@@ -84,7 +84,7 @@ def load_or_create_token(home: Path, token: str | None = None, owner: str | None
     path = home / TOKEN_FILE
     if path.exists() or path.is_symlink():
         return _token_file(path)
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)  # the first to make it: no one else lists it
     tok = secrets.token_urlsafe(24)
     tmp = home / f".{TOKEN_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -28,7 +28,8 @@ type        fields                                       meaning
 ``ping``    ``id`` str                                   liveness; answered with ``pong``
 ``pong``    ``id`` str
 ``err``     ``err`` dict                                 the peer could not decode a frame
-``hello``   ``app``, ``proc``, ``secret``, ``addr``      process -> control plane: ready
+``hello``   ``app``, ``proc``, ``secret``, ``addr``,     process -> control plane: ready (``ep``: the
+            ``ep``                                       epoch its messages carry)
 ``world``   (the peers as a JSON object in the payload)  control plane -> process: the peers (in the
                                                          payload, so that no header limit caps them:
                                                          :func:`world_frames`, :func:`parse_world`)
@@ -79,7 +80,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "ping": {"id": _STR},
     "pong": {"id": _STR},
     "err": {"err": _DICT},
-    "hello": {"app": _STR, "proc": _STR, "secret": _STR, "addr": _STR},
+    "hello": {"app": _STR, "proc": _STR, "secret": _STR, "addr": _STR, "ep": _STR},
     "world": {},
     "metrics": {"inv": _INT, "busy": _NUM, "last": _NUM, "inflight": _INT},
     "fwd": {"dst": _STR, "src": _STR, "ep": _STR, "key": _STR, "seq": _INT},

@@ -129,7 +129,7 @@ def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backen
 def _spec(endpoint: Endpoint, code: Path, proc: str, store: Any = None) -> ProcessSpec:
     cfg = ProcessConfig(app="contract", proc=proc, control=endpoint.address, metrics_interval=0.2)
     return ProcessSpec("contract", proc, uuid.uuid4().hex[:12], 0.5, 256, cfg, code=str(code), store=store,
-                       secrets={"secret": f"secret-{proc}"})
+                       secrets={"secret": f"secret-{proc}", "snapshot_key": "5e" * 32})
 
 
 def test_registry_knows_the_backends_and_names_them_in_errors(tmp_path: Path) -> None:
@@ -196,7 +196,7 @@ def test_swap_store_reaches_the_runtime_privately(kit: tuple[Backend, Endpoint, 
     finally:
         dp.close()
     assert not seen["secrets_file_left"]
-    assert not [k for k, v in seen["env"].items() if "swaps" in v or "secret-s" in v], seen["env"]
+    assert not [k for k, v in seen["env"].items() if "swaps" in v or "secret-s" in v or "5e5e" in v], seen["env"]
     snapshot = "0" * 20 + "-abcdef"
     reply = endpoint.ask(ident, "swap", snapshot=snapshot)
     assert reply["ok"], reply

@@ -222,14 +222,16 @@ def test_stores_say_what_they_need_in_a_container(engine: Any, network_name: str
     try:
         volumes: dict[str, dict[str, str]] = {}
         host = backend.store_host(volumes)
-        s3 = S3Store("http://127.0.0.1:9000", "b", "key", "secret").process_view(host)
+        s3 = S3Store("http://127.0.0.1:9000", "b", "key", "secret").process_view(host, "a", "p")
         assert s3["endpoint"] == f"http://{backend.gateway}:9000" and volumes == {}
-        assert S3Store("http://s3:9000", "b").process_view(host)["endpoint"] == "http://s3:9000"
+        assert S3Store("http://s3:9000", "b").process_view(host, "a", "p")["endpoint"] == "http://s3:9000"
         root = tmp_path / "swaps"
-        faulty = FaultyStore(DirectoryStore(root), 1, None).process_view(host)
+        faulty = FaultyStore(DirectoryStore(root), 1, None).process_view(host, "a", "p")
         assert faulty["inner"]["root"] == str(root.resolve())
-        assert volumes == {str(root.resolve()): {"bind": str(root.resolve()), "mode": "rw"}}
-        assert root.stat().st_uid == 10001 or os.geteuid() != 0
+        own = str(root.resolve() / "a" / "p")  # the process's own directory only, not the other processes'
+        assert volumes == {own: {"bind": own, "mode": "rw"}}
+        assert (root / "a" / "p").stat().st_uid == 10001 or os.geteuid() != 0
+        assert not root.stat().st_mode & 0o002  # the swap root is not made world-writable
     finally:
         backend.close()
     assert_clean(engine, backend.owner, network_name)

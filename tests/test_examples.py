@@ -39,7 +39,11 @@ def test_cli_round_trip(tmp_path):
         while praas("info").returncode != 0:
             assert time.monotonic() < deadline, "praas serve did not come up"
             time.sleep(0.3)
-        assert json.loads(praas("info").stdout)["openapi"].endswith("/openapi.json")
+        shown = praas("info").stdout
+        assert json.loads(shown)["openapi"].endswith("/openapi.json")
+        token = (tmp_path / "token").read_text().strip()
+        assert token not in shown and json.loads(shown)["docs"].endswith("?token=<token>")  # terminals keep output
+        assert json.loads(praas("info", "--show-token").stdout)["docs"].endswith(f"?token={token}")
         assert praas("apps", "create", "demo", "--code", str(ROOT / "examples" / "counter.py")).returncode == 0
         assert praas("processes", "create", "demo", "alice").returncode == 0
         r = praas("invoke", "demo", "add", '{"n": 2}', "-p", "bob")

@@ -34,6 +34,7 @@ from praas_kit.process.snapshot import restore_snapshot, write_snapshot
 from praas_kit.process.state import StateStore
 from praas_kit.storage import SwapStore, new_snapshot_id, open_store
 from praas_kit.storage.directory import DirectoryStore
+from praas_kit.storage.signing import process_key
 
 SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
                   "swift-object-server", "memcached")
@@ -243,6 +244,73 @@ def test_invalid_object_names_are_rejected(store: SwapStore) -> None:
     w.abort()
 
 
+KEY = process_key("11" * 32, "gina")
+
+
+def _snapshot(store: SwapStore, tmp_path: Path, proc: str = "gina") -> str:
+    state = StateStore()
+    state.put("k", b"genuine")
+    (tmp_path / "sd").mkdir(exist_ok=True)
+    (tmp_path / "sd" / "f.txt").write_text("genuine file")
+    sid = new_snapshot_id()
+    write_snapshot(store, "app", proc, sid, state, Mailbox(), tmp_path / "sd", process_key("11" * 32, proc))
+    return sid
+
+
+def _restore(store: SwapStore, tmp_path: Path, sid: str, key: bytes = KEY, proc: str = "gina") -> StateStore:
+    state, target = StateStore(), tmp_path / f"restored-{os.urandom(3).hex()}"
+    target.mkdir()
+    restore_snapshot(store, "app", proc, sid, state, Mailbox(), target, key)
+    return state
+
+
+def test_a_snapshot_restores_only_with_the_process_key(store: SwapStore, tmp_path: Path) -> None:
+    sid = _snapshot(store, tmp_path)
+    assert _restore(store, tmp_path, sid).get("k") == b"genuine"
+    with pytest.raises(StorageError, match="not the process's own"):
+        _restore(store, tmp_path, sid, key=process_key("22" * 32, "gina"))  # another application's key
+    with pytest.raises(StorageError, match="not the process's own"):
+        _restore(store, tmp_path, sid, key=process_key("11" * 32, "other"))  # another process of the app
+
+
+def _overwrite(store: SwapStore, key: str, data: bytes) -> None:
+    """Replace an object of a committed snapshot, as code with the store's credentials or directory could."""
+    if isinstance(store, DirectoryStore):
+        (store.root / key).write_bytes(data)
+    else:
+        store._client.put_object(Bucket=store.bucket, Key=store.prefix + key, Body=data)
+
+
+def test_a_replaced_object_or_an_unsigned_manifest_is_not_restored(store: SwapStore, tmp_path: Path) -> None:
+    sid = _snapshot(store, tmp_path)
+    manifest = store.reader("app", "gina", sid).manifest()
+    forged = store.writer("app", "gina", new_snapshot_id())  # what code with the store's credentials can write
+    forged.put("state.bin", [b"INJECTED"])
+    forged.commit({**manifest, "state": [{"key": "k", "mtime": 0, "offset": 0, "size": 8}], "mac": "00" * 32})
+    newest = store.latest("app", "gina")
+    assert newest != sid
+    with pytest.raises(StorageError, match="not the process's own"):
+        _restore(store, tmp_path, newest)
+    unsigned = store.writer("app", "gina", new_snapshot_id())
+    unsigned.put("state.bin", [b"INJECTED"])
+    unsigned.commit({k: v for k, v in manifest.items() if k != "mac"})
+    with pytest.raises(StorageError, match="not signed"):
+        _restore(store, tmp_path, store.latest("app", "gina"))
+    # the genuine manifest over a replaced object: its digest gives it away
+    _overwrite(store, f"app/gina/{sid}/f/0", b"INJECTED file")
+    with pytest.raises(StorageError, match="not what the process wrote"):
+        _restore(store, tmp_path, sid)
+
+
+def test_a_signed_manifest_moved_to_another_process_is_not_restored(store: SwapStore, tmp_path: Path) -> None:
+    sid = _snapshot(store, tmp_path, proc="alice")
+    manifest = store.reader("app", "alice", sid).manifest()
+    moved = store.writer("app", "bob", sid)
+    moved.commit(manifest)
+    with pytest.raises(StorageError, match="not the process's own"):
+        _restore(store, tmp_path, sid, key=process_key("11" * 32, "bob"), proc="bob")
+
+
 def test_runtime_snapshot_round_trip(store: SwapStore, tmp_path: Path) -> None:
     """The process runtime's snapshot format (state, messages, files) over the store."""
     state, mailbox = StateStore(), Mailbox()
@@ -254,13 +322,13 @@ def test_runtime_snapshot_round_trip(store: SwapStore, tmp_path: Path) -> None:
     (sdir / "sub").mkdir(parents=True)
     (sdir / "sub" / "a.txt").write_text("file content")
     sid = new_snapshot_id()
-    written, _ = write_snapshot(store, "app", "gina", sid, state, mailbox, sdir)
+    written, _ = write_snapshot(store, "app", "gina", sid, state, mailbox, sdir, KEY)
     assert written > 3 * MiB
     assert store.latest("app", "gina") == sid
 
     state2, mailbox2, sdir2 = StateStore(), Mailbox(), tmp_path / "state2"
     sdir2.mkdir()
-    restore_snapshot(store, "app", "gina", sid, state2, mailbox2, sdir2)
+    restore_snapshot(store, "app", "gina", sid, state2, mailbox2, sdir2, KEY)
     assert state2.get("k1") == b"v1"
     assert state2.get("../weird key") == state.get("../weird key")
     assert mailbox2.get("peer", "chan", timeout=1) == b"m1"

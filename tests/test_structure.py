@@ -154,7 +154,8 @@ def test_public_names() -> None:
         "swarm_deployment",
         "PraasError", "ApplicationNotFound", "ApplicationExists", "ProcessNotFound", "ProcessExists",
         "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
-        "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "ProtocolError", "BackendError", "StorageError",
+        "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "Overloaded", "ProtocolError", "BackendError",
+        "StorageError",
         "SnapshotNotFound", "Unauthorized", "BadRequest",
     ])
     for name in praas_kit.__all__:

@@ -30,12 +30,17 @@ def test_stack_file_parses() -> None:
     import yaml
 
     config = yaml.safe_load(done.stdout)
-    assert set(config["services"]) == {"s3", "redis", "controlplane"}
+    services = config["services"]
+    assert set(services) == {"s3", "redis", "controlplane"}
     assert config["networks"]["praas"]["attachable"] is True
-    for service in config["services"].values():
+    for service in services.values():
         assert service["deploy"]["endpoint_mode"] == "dnsrr"
-        assert all(p["mode"] == "host" for p in service["ports"])
-    assert config["services"]["controlplane"]["environment"]["PRAAS_BACKEND"] == "swarm"
+    assert not services["s3"].get("ports") and not services["redis"].get("ports")  # the overlay network only
+    assert all(p["mode"] == "host" for p in services["controlplane"]["ports"])
+    assert services["controlplane"]["environment"]["PRAAS_BACKEND"] == "swarm"
+    env = {k: str(v) for s in services.values() for k, v in s.get("environment", {}).items()}
+    assert "PRAAS_S3_SECRET_KEY" not in env and "testing" not in env.values()  # no well-known credential
+    assert all(s.get("external") for s in config["secrets"].values())
 
 
 @pytest.fixture
@@ -58,16 +63,21 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     config["services"]["controlplane"]["environment"]["PRAAS_SWARM_RESERVE"] = "0.05"
     ports = {}
     for service, spec in config["services"].items():
-        for port in spec["ports"]:  # every published port its own (the control plane's REST and gateway ports)
+        for port in spec.get("ports", []):  # every published port its own (the control plane's REST and gateway)
             port["published"] = free_port()
-        ports[service] = spec["ports"][0]["published"]
+            ports.setdefault(service, port["published"])
+    client = docker_engine.connect()
+    secrets = {}
+    for secret in config["secrets"]:  # the operator's generated credentials, under names of the test's own
+        secrets[secret] = {"name": f"{secret}-{tag}", "value": uuid.uuid4().hex}
+        client.secrets.create(name=secrets[secret]["name"], data=secrets[secret]["value"].encode())
+        config["secrets"][secret] = {"external": True, "name": secrets[secret]["name"]}
     path = tmp_path / "stack.yaml"
     path.write_text(yaml.safe_dump(config))
-    client = docker_engine.connect()
     try:
         done = _docker("stack", "deploy", "--resolve-image", "never", "-c", str(path), name, timeout=120)
         assert done.returncode == 0, done.stderr
-        yield {"name": name, "ports": ports, "client": client}
+        yield {"name": name, "ports": ports, "client": client, "secrets": secrets}
     finally:
         _docker("stack", "rm", name)
         left = [s["ID"] for s in client.api.services(filters={"label": "praas-kit.app"})
@@ -79,7 +89,26 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
         for net in client.networks.list(names=[network]):
             remove_overlay(net)
         _remove_volume(client, f"{name}_praas-home")
+        for secret in secrets.values():
+            _remove_secret(client, secret["name"])
         client.close()
+
+
+def _remove_secret(client: Any, name: str, timeout: float = 60) -> None:
+    """Remove a secret once no service uses it any more."""
+    import docker
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.secrets.get(name).remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:  # a service that uses it is still being removed
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
 
 
 def _remove_volume(client: Any, volume: str, timeout: float = 60) -> None:
@@ -99,6 +128,21 @@ def _remove_volume(client: Any, volume: str, timeout: float = 60) -> None:
             time.sleep(1)
 
 
+def test_stack_redis_wants_the_generated_password(stack: dict[str, Any]) -> None:
+    client, deadline = stack["client"], time.monotonic() + 90
+    service = f"com.docker.swarm.service.name={stack['name']}_redis"
+    while not (found := client.containers.list(filters={"label": service})):
+        assert time.monotonic() < deadline, "the redis task did not start"
+        time.sleep(0.5)
+    password = stack["secrets"]["praas-redis-password"]["value"]
+    while (pong := found[0].exec_run(["redis-cli", "-a", password, "--no-auth-warning", "ping"])).exit_code != 0 \
+            or b"PONG" not in pong.output:
+        assert time.monotonic() < deadline, pong.output
+        time.sleep(0.5)
+    assert b"NOAUTH" in found[0].exec_run(["redis-cli", "ping"]).output
+    assert b"WRONGPASS" in found[0].exec_run(["redis-cli", "-a", "guess", "--no-auth-warning", "ping"]).output
+
+
 def test_stack_deploys_a_control_plane_that_runs_processes(stack: dict[str, Any]) -> None:
     import httpx
 
@@ -106,17 +150,18 @@ def test_stack_deploys_a_control_plane_that_runs_processes(stack: dict[str, Any]
 
     client, port = stack["client"], stack["ports"]["controlplane"]
     deadline = time.monotonic() + 90
-    # a stack has no depends_on: wait for the control plane and for S3 (which processes swap to)
-    for url, service in ((f"http://127.0.0.1:{port}/healthz", "controlplane"),
-                         (f"http://127.0.0.1:{stack['ports']['s3']}/healthcheck", "s3")):
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, _docker("service", "logs", f"{stack['name']}_{service}").stdout[-3000:]
-            time.sleep(0.5)
+    # a stack has no depends_on: wait for the control plane (S3 is waited for below, through a swap)
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, _docker("service", "logs", f"{stack['name']}_controlplane").stdout[-3000:]
+        time.sleep(0.5)
+    for service in ("s3", "redis"):  # reachable on the overlay network only
+        (spec,) = client.api.services(filters={"name": f"{stack['name']}_{service}"})
+        assert not spec.get("Endpoint", {}).get("Ports"), spec["Endpoint"]
     service = f"com.docker.swarm.service.name={stack['name']}_controlplane"
     (container,) = client.containers.list(filters={"label": service})
     token = container.exec_run(["cat", "/var/lib/praas/token"]).output.decode().strip()
@@ -128,6 +173,14 @@ def test_stack_deploys_a_control_plane_that_runs_processes(stack: dict[str, Any]
             assert praas_kit.Status.ALLOCATED.value == app.process("p").status
             with pytest.raises(praas_kit.FunctionNotFound):  # the host reaches it over the data plane
                 p.invoke("no-such-function")
+            while True:  # a swap to S3 over the overlay network, with the generated secret key
+                try:
+                    p.swap()
+                    break
+                except praas_kit.PraasError as exc:
+                    assert time.monotonic() < deadline + 60, exc
+                    time.sleep(1)
+            assert app.swapin("p").status == "ALLOCATED"
         finally:
             app.delete_process("p")
             app.delete()

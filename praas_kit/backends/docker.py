@@ -143,7 +143,8 @@ class DockerBackend(containers.ControlAddress, Backend):
         volumes: docker_code.Volumes = {}
         archives: list[tuple[str, bytes]] = []
         staged = code = None
-        view = spec.store.process_view(self.store_host(volumes)) if spec.store is not None else None
+        store_host = self.store_host(volumes)
+        view = spec.store.process_view(store_host, spec.app, spec.proc) if spec.store is not None else None
         secrets = json.dumps(spec.secrets_for(view)).encode()
         archives.append(("/run", docker_code.private_file_archive(Path(SECRETS_FILE).name, secrets, ids)))
         if spec.code and self.code_transfer == "copy":

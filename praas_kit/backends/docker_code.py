@@ -15,6 +15,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from praas_kit.errors import BackendError
@@ -117,6 +118,22 @@ def private_file_archive(name: str, data: bytes, owner: tuple[int, int] | None) 
     return buf.getvalue()
 
 
+def _outside_links(src: Path) -> Callable[[str, list[str]], set[str]]:
+    """A :func:`shutil.copytree` filter: ``__pycache__``, and every symbolic link that leads out of ``src`` (a
+    link to the token file or ``/etc/shadow`` is not copied, with a warning; links inside the tree are)."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        out = {n for n in names if n == "__pycache__"}
+        for n in names:
+            p = Path(directory) / n
+            if p.is_symlink() and not p.resolve().is_relative_to(src):
+                log.warning("application code %s: not copying the link %s, which leads out of it", src, p)
+                out.add(n)
+        return out
+
+    return ignore
+
+
 def mount(code: str, incarnation: str, ids: tuple[int, int] | None) -> tuple[Volumes, str, str | None]:
     """Volumes, the in-container code path and a staged copy to remove later (or ``None``)."""
     src = Path(code).resolve()
@@ -124,14 +141,16 @@ def mount(code: str, incarnation: str, ids: tuple[int, int] | None) -> tuple[Vol
         raise BackendError(f"application code {code!r} does not exist")
     staged = None
     if not readable_by(src, ids):
+        # the copy is readable for the container user, inside a directory (mkdtemp: 0700) only this user and
+        # root enter: the container reaches it through its bind mount, other users of the host do not
         staged = tempfile.mkdtemp(prefix=f"praas-code-{incarnation}-")
-        os.chmod(staged, 0o755)
-        target = Path(staged) / src.name
+        target = Path(staged) / "code" / src.name
+        target.parent.mkdir(mode=0o755)
         if src.is_dir():
-            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(src, target, ignore=_outside_links(src))
         else:
             shutil.copy2(src, target)
-        for root, dirs, files in os.walk(staged):
+        for root, dirs, files in os.walk(target.parent):
             for d in dirs:
                 os.chmod(Path(root) / d, 0o755)
             for f in files:

@@ -60,7 +60,7 @@ class LocalBackend(Backend):
 
     def __init__(self, root: str | Path, enforce_memory: bool = True) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.enforce_memory = enforce_memory
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._watchers: list[threading.Thread] = []
@@ -86,9 +86,11 @@ class LocalBackend(Backend):
 
     def start(self, spec: ProcessSpec, on_exit: ExitCallback) -> Handle:
         workdir = self.root / spec.app / f"{spec.proc}-{spec.incarnation}"
-        (workdir / "state").mkdir(parents=True, exist_ok=True)
+        workdir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        workdir.mkdir(mode=0o700, exist_ok=True)
+        (workdir / "state").mkdir(mode=0o700, exist_ok=True)
         (workdir / "private").mkdir(mode=0o700, exist_ok=True)
-        store_view = spec.store.process_view(_SameHost()) if spec.store is not None else None
+        store_view = spec.store.process_view(_SameHost(), spec.app, spec.proc) if spec.store is not None else None
         secrets_file = write_secrets_file(workdir / "private" / "secrets.json", spec.secrets_for(store_view))
         cfg = spec.config.replace(bind="tcp://127.0.0.1:0", state_dir=workdir / "state", parent_pid=os.getpid(),
                                   code=spec.code, secrets_file=secrets_file)
@@ -101,11 +103,12 @@ class LocalBackend(Backend):
             if limit:
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-        logf = open(workdir / "process.log", "ab")
+        logf = os.fdopen(os.open(workdir / "process.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab")
         try:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "praas_kit.process"], cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                stdout=logf, stderr=subprocess.STDOUT, preexec_fn=preexec, start_new_session=True)
+                stdout=logf, stderr=subprocess.STDOUT, preexec_fn=preexec, start_new_session=True,
+                umask=0o077)  # what the process writes (state files, snapshots of the dir store) is its user's
         except OSError as exc:
             raise BackendError(f"cannot start process {spec.app}/{spec.proc}: {exc}") from None
         finally:

@@ -231,7 +231,7 @@ class SwarmBackend(containers.ControlAddress, Backend):
         mounts = [types.Mount("/run/praas", None, type="tmpfs", tmpfs_size=1 << 20, tmpfs_mode=0o1777)]
         host = containers.StoreHost(self.run_as, lambda root: mounts.append(types.Mount(root, root, type="bind")),
                                     self._reach)
-        view = spec.store.process_view(host) if spec.store is not None else None
+        view = spec.store.process_view(host, spec.app, spec.proc) if spec.store is not None else None
         labels = containers.process_labels(self.label_prefix, spec, self.owner)
         try:
             secret = self.client.api.create_secret(f"{name}-secrets", json.dumps(spec.secrets_for(view)).encode(),

@@ -75,6 +75,7 @@ def _swap_requests(server: Any, tmp: Path) -> list[Row]:
     store._client.meta.events.register("before-send.s3", counted)
     state = StateStore()
     state.put("state", os.urandom(SWAP_STATE))
+    key = os.urandom(32)  # the process's snapshot key (a control plane derives it from the application's)
     (tmp / "sd").mkdir(exist_ok=True)
     out = []
     try:
@@ -82,11 +83,11 @@ def _swap_requests(server: Any, tmp: Path) -> list[Row]:
             count[0] = 0
             t0 = time.perf_counter()
             if phase == "swap-out":
-                write_snapshot(store, SWAP_APP, "pool-0", new_snapshot_id(), state, Mailbox(), tmp / "sd")
+                write_snapshot(store, SWAP_APP, "pool-0", new_snapshot_id(), state, Mailbox(), tmp / "sd", key)
             else:
                 latest = store.latest(SWAP_APP, "pool-0")
                 assert latest is not None
-                restore_snapshot(store, SWAP_APP, "pool-0", latest, StateStore(), Mailbox(), tmp / "sd")
+                restore_snapshot(store, SWAP_APP, "pool-0", latest, StateStore(), Mailbox(), tmp / "sd", key)
             out.append(Row("s3-swap", phase, SWAP_STATE, "requests", [float(count[0])],
                            {"seconds": time.perf_counter() - t0}))
         store.delete(SWAP_APP, "pool-0")

@@ -3,8 +3,10 @@
 Errors are JSON ``{"error": {"type", "message", "traceback"?}}`` with the status of their class.
 Every route except ``/healthz`` needs the token: ``Authorization: Bearer <token>``. The documentation
 pages a browser opens (``/docs``, ``/redoc``) take it once as ``?token=`` and keep it in an HttpOnly
-cookie for the OpenAPI document they load. Request bodies are read with a limit (the payload limit for
-invocations, 1 MiB otherwise) and refused with 413 as soon as they pass it, also when they are chunked.
+cookie that opens the OpenAPI document they load and nothing else (a page of another site or port cannot use
+it to call a route); "Try it out" needs the token given to the page's Authorize button. Request bodies are
+read with a limit (the payload limit for invocations, 1 MiB otherwise) and refused with 413 as soon as they
+pass it, also when they are chunked.
 """
 
 from __future__ import annotations
@@ -85,18 +87,30 @@ class BodyLimit:
                 f"request body of {int(length)} bytes exceeds the limit of {limit}"))(scope, receive, send)
             return
         seen = 0
+        too_large: PayloadTooLarge | None = None
+        started = False
 
         async def limited() -> Any:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (stopped reading at "
-                                          f"{seen})")
+                    too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (stopped reading "
+                                                f"at {seen})")
+                    raise too_large
             return message
 
-        await self.app(scope, limited, send)
+        async def answer(message: Any) -> None:
+            nonlocal started
+            if too_large is not None and not started:
+                return  # a route that parses JSON turns the error into a 400: the client gets the 413 below
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, limited, answer)
+        if too_large is not None and not started:
+            await error_response(too_large)(scope, receive, send)
 
 
 def create_app(controller: Controller, token: str, gateway: Gateway | None = None) -> FastAPI:
@@ -115,13 +129,19 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
     def valid(candidate: str | None) -> bool:
         return bool(candidate) and secrets.compare_digest(str(candidate).encode(), token.encode())
 
-    async def auth(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if creds is not None and creds.scheme.lower() == "bearer":
-            if not valid(creds.credentials):
-                raise Unauthorized("wrong token")
-            return
-        if not valid(request.cookies.get(COOKIE)):
+    async def auth(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        """The bearer token, and only that: a browser sends a cookie with a request another site's page makes
+        (SameSite does not tell ports apart), so the docs cookie opens no route that reads or changes state."""
+        if creds is None or creds.scheme.lower() != "bearer":
             raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+        if not valid(creds.credentials):
+            raise Unauthorized("wrong token")
+
+    async def docs_auth(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        """The bearer token, or the docs pages' cookie (for the OpenAPI document they load)."""
+        if creds is None and valid(request.cookies.get(COOKIE)):
+            return
+        await auth(creds)
 
     def page(html: HTMLResponse, request: Request, query_token: str | None) -> HTMLResponse:
         if valid(query_token):
@@ -130,7 +150,7 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
             raise Unauthorized("open this page with ?token=<the control plane's token> (praas info shows it)")
         return html
 
-    @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(auth)])
+    @api.get("/openapi.json", include_in_schema=False, dependencies=[Depends(docs_auth)])
     async def openapi() -> dict[str, Any]:
         return api.openapi()
 

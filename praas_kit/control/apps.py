@@ -9,17 +9,21 @@ problem named, before any process starts. Results are cached per file version an
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import praas_kit
 from praas_kit.backends.base import Backend
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.registry import AppRecord, Registry
 from praas_kit.errors import ApplicationExists, ApplicationNotFound, InvalidArgument
 from praas_kit.keys import KeyPair
 from praas_kit.names import validate_name
+from praas_kit.storage.signing import process_key
 
 
 class Applications:
@@ -40,6 +44,18 @@ class Applications:
             raise InvalidArgument(f"memory_mb must be an integer in [32, {self.cfg.max_memory_mb}], got {m!r}")
         return float(v), m
 
+    def check_code_root(self, code: Path) -> None:
+        """:class:`InvalidArgument` unless ``code`` (resolved) lies in one of ``code_roots`` (when set) or in
+        praas-kit's own package (its bundled applications): a token holder cannot make the control plane load,
+        mount or copy any other of its files into a process."""
+        if not self.cfg.code_roots:
+            return
+        roots = [Path(r).resolve() for r in self.cfg.code_roots.split(os.pathsep) if r]
+        roots.append(Path(praas_kit.__file__).resolve().parent)
+        if not any(code.is_relative_to(r) for r in roots):
+            raise InvalidArgument(f"application code {str(code)!r} is outside the directories this control plane "
+                                  f"loads code from ({os.pathsep.join(map(str, roots))}: code_roots)")
+
     def check_code(self, code: str, image: str | None) -> list[str]:
         """The function names of the code at ``code`` (checked by the backend; cached per file version)."""
         p = Path(code)
@@ -58,6 +74,7 @@ class Applications:
             if not p.exists():
                 raise InvalidArgument(f"application code {code!r} does not exist")
             code = str(p.resolve())
+            self.check_code_root(Path(code))
         v, m = self.check_resources(vcpus, memory_mb)
         workers = function_workers or self.cfg.function_workers
         if not isinstance(workers, int) or not 1 <= workers <= 256:
@@ -68,7 +85,7 @@ class Applications:
             self.check_code(code, image)
         client = KeyPair.new() if self.curve else None
         rec = AppRecord(name, code, image, v, m, workers, time.time(), client.public if client else None,
-                        client.secret if client else None)
+                        client.secret if client else None, secrets.token_hex(32))
         with self.lock:
             if self.registry.get_app(name) is not None:
                 raise ApplicationExists(f"application {name!r} already exists")
@@ -93,6 +110,18 @@ class Applications:
             arec.client_public, arec.client_secret = client.public, client.secret
             self.registry.set_app_keys(name, client.public, client.secret)
         return {"auth": "curve", "public_key": arec.client_public, "secret_key": arec.client_secret}
+
+    def snapshot_key(self, name: str, proc: str) -> bytes:
+        """The key that signs the snapshots of process ``proc`` (:mod:`praas_kit.storage.signing`); an
+        application made before snapshots were signed gets its application key now."""
+        arec = self.get(name)
+        if not arec.snapshot_key:
+            with self.lock:
+                arec = self.get(name)
+                if not arec.snapshot_key:
+                    arec.snapshot_key = secrets.token_hex(32)
+                    self.registry.set_snapshot_key(name, arec.snapshot_key)
+        return process_key(arec.snapshot_key, proc)
 
 
 __all__ = ["Applications"]

@@ -12,6 +12,10 @@ the process's mailbox, then the next batch. A message the process refuses stops 
 held, and the delivery is tried again with the process's next metrics report (a mailbox that was full has
 room again after the function received some messages). A message to a process that does not exist or was
 stopped is dropped, so nothing reaches a later process of the same name.
+
+A relayed message's source is the sender's own: the control plane refuses a ``fwd`` whose ``src`` and
+``ep`` are not the name and epoch the sender's session said hello with (a forgery would otherwise take the
+genuine message's place in line, and the genuine one would be dropped as a duplicate).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from praas_kit import wire
 from praas_kit.control.endpoint import ProcessEndpoint
 from praas_kit.control.registry import Registry
 from praas_kit.control.sessions import Session, Sessions
-from praas_kit.errors import PraasError
+from praas_kit.errors import PraasError, ProtocolError
 
 log = logging.getLogger("praas_kit.control")
 
@@ -57,6 +61,12 @@ class HeldMessages:
         """Hold a message for ``dst`` (durably), tell the sender, and deliver it if ``dst`` runs."""
         app, dst = sender.app, hdr["dst"]
         assert sender.ident is not None
+        if hdr["src"] != sender.name or not sender.epoch or hdr["ep"] != sender.epoch:
+            log.warning("refusing a message from %s/%s to %r that claims to come from %r (epoch %r)", app,
+                        sender.name, dst, hdr["src"], hdr["ep"])
+            err = ProtocolError(f"a message relayed for {sender.name!r} claimed to come from {hdr['src']!r}")
+            self.endpoint.send_to(sender.ident, [wire.header("err", err=err.to_dict()), b""])
+            return
         if not self._accepts(app, dst):
             log.info("dropping a message from %s/%s to %r, which does not exist or was stopped", app, sender.name, dst)
             self.endpoint.send_to(sender.ident, [wire.header("ack", dst=dst, seq=hdr["seq"], ok=True), b""])

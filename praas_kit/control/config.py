@@ -71,6 +71,8 @@ class ControlPlaneConfig:
     mailbox_messages: int = _f("PRAAS_MAILBOX_MESSAGES", 100_000)  # bound of each process's mailbox
     mailbox_bytes: int | None = _f("PRAAS_MAILBOX_BYTES")  # None: a quarter of the process's memory
     pool_prefix: str = _f("PRAAS_POOL_PREFIX", "pool-")
+    code_roots: str | None = _f("PRAAS_CODE_ROOTS")  # os.pathsep-separated: application code only from there
+    max_pooled: int = _f("PRAAS_MAX_POOLED", 64)  # pooled processes per application (all busy: Overloaded)
     ctl_port: int = _f("PRAAS_CTL_PORT", 0)  # the process endpoint's port (0: any free port)
     gateway_port: int = _f("PRAAS_GATEWAY_PORT", 0)  # the invocation gateway's port (0: any free; -1: no gateway)
 

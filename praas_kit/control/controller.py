@@ -35,6 +35,7 @@ from praas_kit.control.endpoint import ProcessEndpoint
 from praas_kit.control.pool import Invoker, InvokeResult, PendingCall
 from praas_kit.control.registry import AppRecord, ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
+from praas_kit.control.snapshots import collect_leftovers, restorable
 from praas_kit.errors import (
     BackendError,
     InvalidArgument,
@@ -185,7 +186,8 @@ class Controller:
         """Start a runtime for ``rec`` (ALLOCATING or SWAPPING_IN) and wait for it to connect."""
         session = Session(rec.app, rec.name, incarnation=uuid.uuid4().hex[:12], secret=secrets.token_hex(16))
         keys = KeyPair.new() if self.keys is not None else None
-        private: dict[str, Any] = {"secret": session.secret}
+        private: dict[str, Any] = {"secret": session.secret,
+                                   "snapshot_key": self.apps.snapshot_key(rec.app, rec.name).hex()}
         if keys is not None and self.keys is not None:
             private.update(keys=keys.to_json(), control_key=self.keys.public,
                            client_key=self.credentials(rec.app)["public_key"])
@@ -195,7 +197,8 @@ class Controller:
             max_payload=self.cfg.max_payload, swapin=snapshot, metrics_interval=self.cfg.metrics_interval,
             drain_timeout=self.cfg.drain_timeout, invoke_timeout=self.cfg.invoke_timeout,
             mailbox_messages=self.cfg.mailbox_messages,
-            mailbox_bytes=self.cfg.mailbox_bytes or (rec.memory_mb << 20) // 4)
+            mailbox_bytes=self.cfg.mailbox_bytes or (rec.memory_mb << 20) // 4,
+            queue_bytes=(rec.memory_mb << 20) // 4)
         self.sessions.add(session)
         spec = ProcessSpec(rec.app, rec.name, session.incarnation, rec.vcpus, rec.memory_mb, config,
                            code=arec.code, image=arec.image, store=self.store, secrets=private)
@@ -237,16 +240,7 @@ class Controller:
         return cur
 
     def _collect(self, app: str, name: str) -> None:
-        """Delete the uncommitted snapshots of ``name``: what an interrupted swap-out left behind. Committed ones
-        stay (even one the registry did not record because the control plane died in between)."""
-        try:
-            keep = set(self.store.snapshots(app, name)) | {s["snapshot"] for s in self.registry.snapshots(app, name)}
-            gone = self.store.collect(app, name, keep)
-        except PraasError as exc:
-            log.warning("could not collect the leftover snapshots of %s/%s: %s", app, name, exc)
-            return
-        if gone:
-            log.info("removed %d snapshot(s) an interrupted swap-out of %s/%s left", len(gone), app, name)
+        collect_leftovers(self.store, self.registry, app, name)
 
     def _transition(self, app: str, name: str, event: Event, **updates: Any) -> ProcRecord:
         with self.sessions.lock:
@@ -321,13 +315,17 @@ class Controller:
             rec = self._transition(app, name, Event.SWAPIN)
             try:
                 self._collect(app, name)  # what an interrupted swap-out left behind
-                snapshot = self.store.latest(app, name)
+                snapshot = self.restorable_snapshot(app, name)
             except PraasError as exc:
                 self._transition(app, name, Event.DIED, error=f"swap-in failed: {exc.message}")
                 raise
             if snapshot is None:
                 log.warning("process %s/%s has no snapshot; it starts empty", app, name)
             return self._launch(arec, rec, snapshot)
+
+    def restorable_snapshot(self, app: str, name: str) -> str | None:
+        """The snapshot a swap-in of ``name`` restores (:func:`praas_kit.control.snapshots.restorable`)."""
+        return restorable(self.store, self.registry, self.apps.snapshot_key(app, name), app, name)
 
     def stop(self, app: str, name: str) -> ProcRecord:
         """Stop a running process; its state is discarded."""

@@ -83,6 +83,7 @@ class ProcessEndpoint:
                 log.warning("ignoring hello from %s/%s (unknown or stale)", hdr["app"], hdr["proc"])
                 return
             session.restored = (hdr.get("restored"), hdr.get("restore_seconds"))
+            session.epoch = str(hdr.get("ep", ""))
             self.sessions.attach(session, ident)
         if not session.connected.done():
             session.connected.set_result(hdr["addr"])
@@ -107,10 +108,13 @@ class ProcessEndpoint:
 
     @staticmethod
     def _on_swapped(session: Session, hdr: dict[str, Any], payload: Any) -> None:
+        fut = session.pending.pop(hdr["rid"], None)
+        if fut is None:  # not asked for (or given up on): an exit after it is not expected
+            log.warning("ignoring a swap result from %s/%s that was not asked for", session.app, session.name)
+            return
         if hdr["ok"]:
             session.swap_confirmed = True  # before the process exits: its exit is then expected
-        fut = session.pending.pop(hdr["rid"], None)
-        if fut is not None and not fut.done():
+        if not fut.done():
             fut.set_result(hdr)
 
 

@@ -46,6 +46,7 @@ log = logging.getLogger("praas_kit.control.gateway")
 
 SWEEP_INTERVAL = 0.1  #: how often deadlines of calls in flight are checked (seconds)
 SLOW_PATH_THREADS = 16  #: calls waiting for a swap-in or a new pooled process at once
+CLIENT_HWM = 10_000  #: messages queued per client and direction (a flood is slowed by TCP, not buffered)
 
 
 class Gateway:
@@ -62,7 +63,7 @@ class Gateway:
         self._lock = threading.Lock()
         self._slow = ThreadPoolExecutor(SLOW_PATH_THREADS, thread_name_prefix="praas-gateway")
         self.listener = endpoint.transport.listen(bind, self._on_frame, port, max_payload + (1 << 20), curve_secret,
-                                                  "invocation gateway")
+                                                  "invocation gateway", hwm=CLIENT_HWM)
         self.port = self.listener.port
         self._closed = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="praas-gateway-deadlines", daemon=True)

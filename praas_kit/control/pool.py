@@ -15,6 +15,7 @@ import math
 import threading
 import time
 import uuid
+from collections import defaultdict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -25,13 +26,22 @@ from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.endpoint import ProcessEndpoint
 from praas_kit.control.registry import ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
-from praas_kit.errors import BadRequest, InvalidState, PayloadTooLarge, PraasError, ProcessFailed, Timeout
+from praas_kit.errors import (
+    BadRequest,
+    InvalidState,
+    Overloaded,
+    PayloadTooLarge,
+    PraasError,
+    ProcessFailed,
+    Timeout,
+)
 from praas_kit.lifecycle import RESUMABLE, Status
 from praas_kit.names import validate_function_name, validate_name
 
 log = logging.getLogger("praas_kit.control")
 
 MAX_TIMEOUT = 86400.0 * 7  #: the longest an invocation may be given (seconds)
+MAX_RELAYED = 64  #: calls one process may have relayed through the control plane at once
 
 
 class Lifecycle(Protocol):
@@ -40,8 +50,7 @@ class Lifecycle(Protocol):
     def get_application(self, name: str) -> Any: ...
     def get_process(self, app: str, name: str) -> ProcRecord: ...
     def swapin(self, app: str, name: str) -> ProcRecord: ...
-    @property
-    def store(self) -> Any: ...  # the swap store (its newest snapshot names what a swap-in restores)
+    def restorable_snapshot(self, app: str, name: str) -> str | None: ...
     def create_process(self, app: str, name: str, vcpus: float | None = None, memory_mb: int | None = None,
                        pooled: bool = False) -> ProcRecord: ...
 
@@ -89,6 +98,8 @@ class Invoker:
         self.cfg, self.registry, self.sessions, self.endpoint = cfg, registry, sessions, endpoint
         self.lifecycle = lifecycle
         self._pool_lock = threading.Lock()
+        self._relaying: dict[bytes, int] = defaultdict(int)  # relayed calls in flight, per calling process
+        self._relay_lock = threading.Lock()
         endpoint.on("cinv", self._on_cinv)
 
     def invoke(self, app: str, fn: str, payload: bytes, process: str | None = None,
@@ -180,11 +191,11 @@ class Invoker:
         """The error a sticky call to a FAILED process gets: what failed, and what a swap-in would restore (what
         it acknowledged after that snapshot is gone with the runtime)."""
         try:
-            snapshot = self.lifecycle.store.latest(app, name)
+            snapshot = self.lifecycle.restorable_snapshot(app, name)
             restores = (f"a swap-in would restore its last snapshot, {snapshot}, without what it did after it"
                         if snapshot else "a swap-in would start it empty: it has no snapshot")
         except PraasError as exc:
-            restores = f"its snapshots cannot be listed now ({exc.message})"
+            restores = f"a swap-in would fail: {exc.message}"
         return ProcessFailed(f"process {name!r} of {app!r} FAILED ({error or 'its runtime ended unexpectedly'}); "
                              f"calls do not resume it: {restores}. Swap it in to go on from there.")
 
@@ -222,7 +233,12 @@ class Invoker:
             if swapped is not None:
                 return self._ready(app, swapped, deadline)
             n = 0
-            names = {r.name for r in self.registry.processes(app)}
+            recs = self.registry.processes(app)
+            pooled = sum(1 for r in recs if r.pooled and r.status != Status.CLOSED)
+            if pooled >= self.cfg.max_pooled:
+                raise Overloaded(f"application {app!r} has {pooled} pooled processes, all busy, and may have no "
+                                 f"more (max_pooled): retry later")
+            names = {r.name for r in recs}
             while f"{self.cfg.pool_prefix}{n}" in names:
                 n += 1
             name = f"{self.cfg.pool_prefix}{n}"
@@ -230,7 +246,19 @@ class Invoker:
             return self._ready(app, name, deadline)
 
     def _on_cinv(self, sender: Session, hdr: dict[str, Any], payload: Any) -> None:
+        """A relayed call runs in a thread of its own (it waits for a swap-in and the result); a process has at
+        most :data:`MAX_RELAYED` of them at once, beyond that a call is refused (it cannot exhaust the control
+        plane's threads)."""
         assert sender.ident is not None
+        with self._relay_lock:
+            busy = self._relaying[sender.ident] >= MAX_RELAYED
+            if not busy:
+                self._relaying[sender.ident] += 1
+        if busy:
+            err = Overloaded(f"process {sender.name!r} has {MAX_RELAYED} calls relayed through the control plane "
+                             "in flight: this one did not run")
+            self.endpoint.send_to(sender.ident, [wire.header("res", id=hdr["id"], ok=False, err=err.to_dict()), b""])
+            return
         threading.Thread(target=self._relay_cinv, args=(sender.app, sender.ident, hdr, payload.bytes),
                          daemon=True).start()
 
@@ -241,6 +269,11 @@ class Invoker:
             reply = [wire.header("res", id=hdr["id"], ok=True, ct=res.content_type), res.payload]
         except PraasError as exc:
             reply = [wire.header("res", id=hdr["id"], ok=False, err=exc.to_dict()), b""]
+        finally:
+            with self._relay_lock:
+                self._relaying[sender] -= 1
+                if not self._relaying[sender]:
+                    del self._relaying[sender]
         self.endpoint.send_to(sender, reply)
 
 

@@ -19,12 +19,13 @@ from typing import Any
 from praas_kit.lifecycle import Status
 
 #: columns added after the first release, for databases made before them
-MIGRATIONS = {"apps": ("client_public TEXT", "client_secret TEXT"), "processes": ("public_key TEXT", "log TEXT")}
+MIGRATIONS = {"apps": ("client_public TEXT", "client_secret TEXT", "snapshot_key TEXT"),
+              "processes": ("public_key TEXT", "log TEXT")}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS apps (
   name TEXT PRIMARY KEY, code TEXT, image TEXT, vcpus REAL, memory_mb INTEGER, workers INTEGER,
-  created REAL, client_public TEXT, client_secret TEXT);
+  created REAL, client_public TEXT, client_secret TEXT, snapshot_key TEXT);
 CREATE TABLE IF NOT EXISTS processes (
   app TEXT, name TEXT, status TEXT, vcpus REAL, memory_mb INTEGER, pooled INTEGER, address TEXT,
   handle TEXT, incarnation TEXT, created REAL, updated REAL, error TEXT, public_key TEXT, log TEXT,
@@ -51,6 +52,7 @@ class AppRecord:
     created: float
     client_public: str | None = None  # the key pair of the application's SDK clients (never in to_json)
     client_secret: str | None = None
+    snapshot_key: str | None = None  # hex; its processes' snapshot keys derive from it (never in to_json)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "code": self.code, "image": self.image, "vcpus": self.vcpus,
@@ -120,9 +122,9 @@ class Registry:
 
     # -------------------------------------------------------------- apps
     def add_app(self, rec: AppRecord) -> None:
-        self._q("INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?)",
+        self._q("INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (rec.name, rec.code, rec.image, rec.vcpus, rec.memory_mb, rec.workers, rec.created,
-                 rec.client_public, rec.client_secret))
+                 rec.client_public, rec.client_secret, rec.snapshot_key))
 
     def get_app(self, name: str) -> AppRecord | None:
         rows = self._q("SELECT * FROM apps WHERE name=?", (name,))
@@ -130,6 +132,9 @@ class Registry:
 
     def set_app_keys(self, name: str, public: str, secret: str) -> None:
         self._q("UPDATE apps SET client_public=?, client_secret=? WHERE name=?", (public, secret, name))
+
+    def set_snapshot_key(self, name: str, key: str) -> None:
+        self._q("UPDATE apps SET snapshot_key=? WHERE name=?", (key, name))
 
     def apps(self) -> list[AppRecord]:
         return [AppRecord(*r) for r in self._q("SELECT * FROM apps ORDER BY name")]

@@ -14,7 +14,7 @@ from praas_kit.lifecycle import Status
 class AppBody(BaseModel):
     """Body of ``PUT /apps/{app}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # strict: `"vcpus": true` is not 1.0
     code: str | None = Field(None, description="path of the module or package (as the control plane sees it)")
     image: str | None = Field(None, description="container image for the docker backend")
     vcpus: float | None = Field(None, description="default vCPUs of its processes")
@@ -25,7 +25,7 @@ class AppBody(BaseModel):
 class ProcessBody(BaseModel):
     """Body of ``PUT /apps/{app}/processes/{proc}``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     vcpus: float | None = Field(None, description="vCPUs (default: the application's)")
     memory_mb: int | None = Field(None, description="memory in MiB (default: the application's)")
 

@@ -23,6 +23,7 @@ class Session:
     name: str
     incarnation: str
     secret: str
+    epoch: str = ""  # the epoch its messages carry (``ep``), from its hello
     ident: bytes | None = None  # its connection on the process endpoint, once it said hello
     connected: Future[str] = field(default_factory=Future)  # resolves to the data-plane address on hello
     pending: dict[str, Future[Any]] = field(default_factory=dict)  # request/invocation id -> future

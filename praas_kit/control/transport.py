@@ -9,9 +9,12 @@ not block. Because the process endpoint and the invocation gateway share this th
 arrives from a client is forwarded to its process, and the process's result back to the client, without
 a hand-off between threads.
 
-Outgoing queues have no high-water mark (``SNDHWM=0``): what is sent is never dropped silently, and
-callers that could send without bound (held messages) pace themselves with acknowledgements. A frame for
-a peer that is no longer connected is dropped with a debug log (``ROUTER_MANDATORY``).
+The process endpoint's queues have no high-water mark (``SNDHWM=0``): what is sent to a process is never
+dropped silently, and callers that could send without bound (held messages) pace themselves with
+acknowledgements. A listener for clients (the gateway) is opened with ``hwm``: at most that many messages
+queue per peer in each direction, so a client that floods and does not read is slowed down by TCP and has
+the replies it does not read dropped, instead of growing the control plane's memory without bound. A frame
+for a peer that is no longer connected is dropped with a debug log (``ROUTER_MANDATORY``).
 
 With ``curve_secret`` a socket is a CurveZMQ server: traffic is encrypted.
 """
@@ -40,8 +43,9 @@ class Listener:
     """One ROUTER socket of a :class:`RouterThread` (``port`` is where it listens)."""
 
     def __init__(self, owner: RouterThread, sock: zmq.Socket[Any], port: int, on_frame: FrameHandler,
-                 name: str) -> None:
+                 name: str, hwm: int = 0) -> None:
         self.owner, self.sock, self.port, self.on_frame, self.name = owner, sock, port, on_frame, name
+        self.send_flags = zmq.NOBLOCK if hwm else 0  # bounded: a full peer's frames are dropped, never waited for
 
     def send(self, ident: bytes, frames: list[Any]) -> None:
         """Queue frames for the peer connected as ``ident`` (thread-safe, never blocks)."""
@@ -66,20 +70,21 @@ class RouterThread:
         self._thread.start()
 
     def listen(self, bind: str, on_frame: FrameHandler, port: int = 0, max_message: int = 1 << 30,
-               curve_secret: bytes | None = None, name: str = "listener") -> Listener:
-        """Open another ROUTER socket served by this thread (its frames go to ``on_frame``)."""
-        listener = self._open(bind, on_frame, port, max_message, curve_secret, name)
+               curve_secret: bytes | None = None, name: str = "listener", hwm: int = 0) -> Listener:
+        """Open another ROUTER socket served by this thread (its frames go to ``on_frame``); ``hwm``: messages
+        queued per peer and direction (0: unbounded)."""
+        listener = self._open(bind, on_frame, port, max_message, curve_secret, name, hwm)
         self._new.put(listener)  # the socket moves to the thread through the queue (a memory barrier)
         os.eventfd_write(self._wake, 1)
         return listener
 
     def _open(self, bind: str, on_frame: FrameHandler, port: int, max_message: int, curve_secret: bytes | None,
-              name: str) -> Listener:
+              name: str, hwm: int = 0) -> Listener:
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, max_message)
-        sock.setsockopt(zmq.SNDHWM, 0)
-        sock.setsockopt(zmq.RCVHWM, 0)
+        sock.setsockopt(zmq.SNDHWM, hwm)
+        sock.setsockopt(zmq.RCVHWM, hwm)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         if curve_secret is not None:
             sock.curve_server = True
@@ -92,7 +97,7 @@ class RouterThread:
         except zmq.ZMQError:
             sock.close(linger=0)
             raise
-        return Listener(self, sock, port, on_frame, name)
+        return Listener(self, sock, port, on_frame, name, hwm)
 
     def send(self, ident: bytes, frames: list[Any]) -> None:
         """Queue ``[header, payload]`` for the process connected as ``ident`` (thread-safe, never blocks)."""
@@ -118,7 +123,9 @@ class RouterThread:
             except queue.Empty:
                 return
             try:
-                send_frames(listener.sock, frames, copy=False)
+                send_frames(listener.sock, frames, flags=listener.send_flags, copy=False)
+            except zmq.Again:  # a bounded listener's peer has as many frames queued as it may: it does not read
+                log.debug("frame for a peer of the %s that does not read dropped", listener.name)
             except zmq.ZMQError as exc:  # EHOSTUNREACH: the peer is gone
                 log.debug("frame for a peer of the %s that is not connected dropped: %s", listener.name, exc)
 

@@ -26,6 +26,8 @@ from praas_kit.errors import InvalidArgument
 
 DEFAULT_MAX_PAYLOAD = 64 << 20  #: bytes of one invocation payload or message
 DEFAULT_WORKERS = 2  #: function worker threads per process
+DEFAULT_QUEUE_CALLS = 10_000  #: invocations a process admits at once (running and queued)
+DEFAULT_QUEUE_BYTES = 256 << 20  #: their payload bytes, when the control plane does not say (a quarter of memory)
 DEFAULT_METRICS_INTERVAL = 1.0  #: seconds between metrics reports to the control plane
 DEFAULT_DRAIN_TIMEOUT = 30.0  #: seconds a swap-out waits for running invocations
 DEFAULT_INVOKE_TIMEOUT = 300.0  #: seconds a caller waits for an invocation's result
@@ -53,6 +55,8 @@ class ProcessConfig:
     invoke_timeout: float = field(default=DEFAULT_INVOKE_TIMEOUT, metadata={"env": "PRAAS_INVOKE_TIMEOUT"})
     mailbox_messages: int | None = field(default=None, metadata={"env": "PRAAS_MAILBOX_MESSAGES"})  # bound
     mailbox_bytes: int | None = field(default=None, metadata={"env": "PRAAS_MAILBOX_BYTES"})  # bound
+    queue_calls: int | None = field(default=None, metadata={"env": "PRAAS_QUEUE_CALLS"})  # invocations admitted
+    queue_bytes: int | None = field(default=None, metadata={"env": "PRAAS_QUEUE_BYTES"})  # their payload bytes
 
     def to_env(self) -> dict[str, str]:
         """The ``PRAAS_*`` variables that :meth:`from_env` reads back into an equal config (unset fields

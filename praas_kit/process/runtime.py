@@ -36,6 +36,7 @@ from praas_kit.errors import (
     FunctionNotFound,
     InvalidState,
     InvocationError,
+    Overloaded,
     PayloadTooLarge,
     PraasError,
     ProtocolError,
@@ -43,7 +44,7 @@ from praas_kit.errors import (
 from praas_kit.function import REGISTRY, Invocation, load_code
 from praas_kit.keys import CLIENT_USER, PEER_PREFIX, ZAP_ENDPOINT, KeyPair, curve_client, curve_server, zap_reply
 from praas_kit.payload import ZERO_COPY_MIN, encode_result
-from praas_kit.process.config import ProcessConfig, read_secrets_file
+from praas_kit.process.config import DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CALLS, ProcessConfig, read_secrets_file
 from praas_kit.process.context import Context
 from praas_kit.process.mailbox import Mailbox
 from praas_kit.process.peers import Peers
@@ -95,16 +96,17 @@ class ProcessRuntime:
         self.secret = str(secrets.get("secret") or "")
         self.store: SwapStore | None = open_store(secrets["store"]) if secrets.get("store") else None
         self.keys = KeyPair.from_json(secrets["keys"]) if secrets.get("keys") else None
+        self.snapshot_key = bytes.fromhex(str(secrets.get("snapshot_key") or ""))  # signs this process's snapshots
         self.control_key: str | None = secrets.get("control_key")
         self.client_key: str | None = secrets.get("client_key")
         self._users: dict[str, str] = {self.client_key: CLIENT_USER} if self.client_key else {}
         self.restored: tuple[int, float] | None = None
         if cfg.swapin:
-            if self.store is None:
-                raise InvalidState("swap-in requested but no swap store configured")
+            if self.store is None or not self.snapshot_key:
+                raise InvalidState("swap-in requested but no swap store or no snapshot key configured")
             t0 = time.perf_counter()
             nbytes = restore_snapshot(self.store, self.app, self.proc, cfg.swapin, self.state, self.mailbox,
-                                      self.state_dir)
+                                      self.state_dir, self.snapshot_key)
             self.restored = (nbytes, time.perf_counter() - t0)
             log.info("restored snapshot %s (%d bytes in %.3f s)", cfg.swapin, *self.restored)
         # metrics
@@ -113,6 +115,9 @@ class ProcessRuntime:
         self.busy = 0.0
         self.last_activity = time.time()
         self.inflight = 0
+        self.inflight_bytes = 0  # payload bytes of the invocations admitted and not answered
+        self.queue_calls = cfg.queue_calls or DEFAULT_QUEUE_CALLS
+        self.queue_bytes = cfg.queue_bytes or DEFAULT_QUEUE_BYTES
         self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self.address = ""
         self.ctl: zmq.Socket[Any] | None = None
@@ -164,6 +169,7 @@ class ProcessRuntime:
             self.busy += time.perf_counter() - t0
             self.last_activity = time.time()
             self.inflight -= 1
+            self.inflight_bytes -= len(payload)
         with self.io:
             self._reply(route, hdr, out)
             self.pool.touched(self.router if route[0] == "r" else self.ctl)  # type: ignore[arg-type]
@@ -234,8 +240,8 @@ class ProcessRuntime:
         to_control = self._to_control if self.ctl is not None else None
         self.peers = Peers(self.ctx, self.proc, self.epoch, lambda: self.world, to_control, self.keys,
                            changed=self._sockets_changed)
-        self.swapper = Swapper(self.app, self.proc, self.store, self.state, self.mailbox, self.state_dir,
-                               self.cfg.drain_timeout, self.activity, to_control, self._locked,
+        self.swapper = Swapper(self.app, self.proc, self.store, self.snapshot_key, self.state, self.mailbox,
+                               self.state_dir, self.cfg.drain_timeout, self.activity, to_control, self._locked,
                                before_snapshot=self.peers.reroute_all, done=self.stop)
 
     def _locked(self, fn: Callable[[], None]) -> None:
@@ -258,7 +264,7 @@ class ProcessRuntime:
             extra = {"restored": self.restored[0], "restore_seconds": self.restored[1]} if self.restored else {}
             with self.io:
                 self.ctl.send_multipart([wire.header("hello", app=self.app, proc=self.proc, secret=self.secret,
-                                                     addr=self.address, pid=os.getpid(), **extra), b""])
+                                                     addr=self.address, ep=self.epoch, pid=os.getpid(), **extra), b""])
         with self.io:
             self._sockets_changed()
         log.info("process %s/%s serving at %s", self.app, self.proc, self.address)
@@ -371,9 +377,19 @@ class ProcessRuntime:
         if fname not in self.functions:
             return self._error(route, inv_id, FunctionNotFound(
                 f"no function {fname!r} in application {self.app!r}"))
-        with self._mlock:
-            self.inflight += 1
-        self.pool.submit((route, inv_id, fname, payload.bytes if hasattr(payload, "bytes") else payload))
+        data = payload.bytes if hasattr(payload, "bytes") else payload
+        with self._mlock:  # bounded: a flood of calls is refused, it does not exhaust the process's memory
+            if self.inflight >= self.queue_calls or self.inflight_bytes + len(data) > self.queue_bytes:
+                busy = (self.inflight, self.inflight_bytes)
+            else:
+                busy = None
+                self.inflight += 1
+                self.inflight_bytes += len(data)
+        if busy is not None:
+            return self._error(route, inv_id, Overloaded(
+                f"process {self.proc!r} has {busy[0]} invocations ({busy[1]} payload bytes) admitted, its bound is "
+                f"{self.queue_calls} ({self.queue_bytes} bytes): this one did not run"))
+        self.pool.submit((route, inv_id, fname, data))
 
     def _on_router(self, frames: list[Any]) -> None:
         ident = frames[0].bytes

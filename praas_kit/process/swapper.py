@@ -55,11 +55,11 @@ class Swapper:
     unacknowledged messages there); ``done`` runs after the snapshot is committed.
     """
 
-    def __init__(self, app: str, proc: str, store: SwapStore | None, state: StateStore, mailbox: Mailbox,
-                 state_dir: Path, drain_timeout: float, activity: Callable[[], tuple[int, float]],
+    def __init__(self, app: str, proc: str, store: SwapStore | None, key: bytes, state: StateStore,
+                 mailbox: Mailbox, state_dir: Path, drain_timeout: float, activity: Callable[[], tuple[int, float]],
                  to_control: Callable[[list[Any]], None] | None, locked: Callable[[Callable[[], None]], None],
                  before_snapshot: Callable[[], None], done: Callable[[], None]) -> None:
-        self.app, self.proc, self.store = app, proc, store
+        self.app, self.proc, self.store, self._key = app, proc, store, key  # key: signs the snapshots
         self.state, self.mailbox, self.state_dir = state, mailbox, state_dir
         self.drain_timeout = drain_timeout
         self._activity, self._to_control, self._locked = activity, to_control, locked
@@ -77,8 +77,8 @@ class Swapper:
             inflight, last = self._activity()
             if inflight > 0 or (isinstance(idle, (int, float)) and time.time() - last < idle):
                 return self.refuse(rid, InvalidState("process is not idle"))
-        if self.store is None:
-            return self.refuse(rid, InvalidState("no swap store configured"))
+        if self.store is None or not self._key:
+            return self.refuse(rid, InvalidState("no swap store or no snapshot key configured"))
         self.phase = Phase.DRAINING
         threading.Thread(target=self._drain, args=(rid, hdr["snapshot"]), daemon=True).start()
 
@@ -108,7 +108,7 @@ class Swapper:
         assert self.store is not None
         try:
             nbytes, secs = write_snapshot(self.store, self.app, self.proc, item.snapshot, self.state, self.mailbox,
-                                          self.state_dir)
+                                          self.state_dir, self._key)
         except PraasError as exc:
             log.error("swap-out failed: %s", exc)
             self.phase = Phase.RUN

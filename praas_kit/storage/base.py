@@ -125,9 +125,10 @@ class SwapStore(ABC):
     def spec(self) -> dict[str, Any]:
         """JSON description of this store (handed to processes through a private file)."""
 
-    def process_view(self, host: ProcessHost) -> dict[str, Any]:
-        """The spec as a process must see it; asks ``host`` for what it needs there (a shared directory, a
-        reachable endpoint). The default: the spec unchanged."""
+    def process_view(self, host: ProcessHost, app: str, proc: str) -> dict[str, Any]:
+        """The spec as process ``proc`` of ``app`` must see it; asks ``host`` for what it needs there (a shared
+        directory, a reachable endpoint), and no more than that process needs. The default: the spec
+        unchanged."""
         return self.spec()
 
     def close(self) -> None:

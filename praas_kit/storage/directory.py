@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from praas_kit.errors import StorageError
@@ -112,7 +112,8 @@ class DirectoryStore(SwapStore):
 
     Spec: ``{"kind": "dir", "root": path, "fsync": bool}``; environment shorthand
     ``PRAAS_SWAP_KIND=dir`` with ``PRAAS_SWAP_DIR``. In a container the root is bind-mounted
-    (:meth:`process_view`), so the store works only where host and containers share a disk.
+    (:meth:`process_view`: the process's own directory only), so the store works only where host and
+    containers share a disk.
     """
 
     kind = "dir"
@@ -137,8 +138,11 @@ class DirectoryStore(SwapStore):
     def spec(self) -> dict[str, Any]:
         return {"kind": "dir", "root": str(self.root), "fsync": self.fsync}
 
-    def process_view(self, host: ProcessHost) -> dict[str, Any]:
-        return self.spec() | {"root": host.share_directory(self.root)}
+    def process_view(self, host: ProcessHost, app: str, proc: str) -> dict[str, Any]:
+        """Only the process's own directory is shared (``<root>/<app>/<proc>``): where the backend isolates
+        processes (a container), one cannot see or write another's snapshots."""
+        there = PurePosixPath(host.share_directory(self._dir(app, proc)))
+        return self.spec() | {"root": str(there.parent.parent)}
 
     def _dir(self, app: str, proc: str, snapshot: str | None = None) -> Path:
         self._check(app, proc, snapshot)

@@ -55,8 +55,8 @@ class FaultyStore(SwapStore):
         return {"kind": "faulty", "inner": self.inner.spec(), "fail_after": self.fail_after,
                 "crash_after": self.crash_after}
 
-    def process_view(self, host: ProcessHost) -> dict[str, Any]:
-        return self.spec() | {"inner": self.inner.process_view(host)}
+    def process_view(self, host: ProcessHost, app: str, proc: str) -> dict[str, Any]:
+        return self.spec() | {"inner": self.inner.process_view(host, app, proc)}
 
     def close(self) -> None:
         self.inner.close()

@@ -249,11 +249,19 @@ class S3Store(SwapStore):
     @classmethod
     def spec_from_env(cls, env: Mapping[str, str]) -> dict[str, Any]:
         """``PRAAS_S3_ENDPOINT``, ``PRAAS_S3_BUCKET`` (``praas-swaps``), ``PRAAS_S3_ACCESS_KEY``,
-        ``PRAAS_S3_SECRET_KEY``, ``PRAAS_S3_REGION`` (``us-east-1``), ``PRAAS_S3_PREFIX``."""
+        ``PRAAS_S3_SECRET_KEY`` (or ``PRAAS_S3_SECRET_KEY_FILE``, a file that holds it, e.g. a Swarm secret),
+        ``PRAAS_S3_REGION`` (``us-east-1``), ``PRAAS_S3_PREFIX``."""
+        secret = env.get("PRAAS_S3_SECRET_KEY") or None
+        if secret is None and env.get("PRAAS_S3_SECRET_KEY_FILE"):
+            try:
+                secret = Path(env["PRAAS_S3_SECRET_KEY_FILE"]).read_text().strip() or None
+            except OSError as exc:
+                raise StorageError(f"cannot read PRAAS_S3_SECRET_KEY_FILE {env['PRAAS_S3_SECRET_KEY_FILE']}: "
+                                   f"{exc.strerror}") from None
         return {"kind": "s3", "endpoint": env.get("PRAAS_S3_ENDPOINT") or None,
                 "bucket": env.get("PRAAS_S3_BUCKET") or "praas-swaps",
                 "access_key": env.get("PRAAS_S3_ACCESS_KEY") or None,
-                "secret_key": env.get("PRAAS_S3_SECRET_KEY") or None,
+                "secret_key": secret,
                 "region": env.get("PRAAS_S3_REGION") or "us-east-1", "prefix": env.get("PRAAS_S3_PREFIX") or ""}
 
     def spec(self) -> dict[str, Any]:
@@ -264,7 +272,7 @@ class S3Store(SwapStore):
         out.update({k: v for k, v in self.tuning.items() if v != DEFAULTS[k]})
         return out
 
-    def process_view(self, host: ProcessHost) -> dict[str, Any]:
+    def process_view(self, host: ProcessHost, app: str, proc: str) -> dict[str, Any]:
         """The spec with the endpoint as a container reaches it (``host.reach``)."""
         out = self.spec()
         if self.endpoint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -57,6 +58,19 @@ def test_a_message_source_cannot_be_forged(cp):
     assert a.invoke("pending", {"src": "bob", "timeout": 0.5}).json() == 0
 
 
+def test_a_relayed_message_cannot_claim_another_sender(cp):
+    # mallory asks the control plane to relay bob's seq 1 (with bob's epoch) before bob sends it; before the fix
+    # the relay stored the claimed source, alice took the forgery, and bob's genuine seq 1 was dropped as a duplicate
+    app = cp.create_application("relay", code=APPS / "attacker")
+    a, m, b = (app.create_process(n) for n in ("alice", "mallory", "bob"))
+    m.invoke("forge_relay", {"to": "alice", "claim": "bob", "ep": b.invoke("epoch").text})
+    time.sleep(0.5)  # the relay delivers at once to a running process
+    b.invoke("send", {"to": "alice", "value": "genuine"})
+    assert a.invoke("recv", {"src": "bob"}).text == "genuine"
+    assert a.invoke("pending", {"src": "bob", "timeout": 0.5}).json() == 0
+    assert a.invoke("pending", {"src": "mallory", "timeout": 0.5}).json() == 0  # refused, not re-labelled
+
+
 def test_another_applications_process_cannot_call_in(cp):
     target = cp.create_application("target", code=APP_CODE).create_process("t")
     intruder = cp.create_application("intruder", code=APPS / "attacker").create_process("i")
@@ -81,6 +95,11 @@ def test_rest_documents_need_the_token(cp):
     with httpx.Client(base_url=cp.url) as browser:  # a browser: the token once in the URL, then a cookie
         assert browser.get(f"/docs?token={cp.token}").status_code == 200
         assert browser.get("/openapi.json").status_code == 200
+        # the cookie opens the document only: before the fix a page of another port of this host (JupyterLab's)
+        # could make the browser POST /invoke or /kill with it
+        assert browser.put("/apps/csrf").status_code == 401
+        assert browser.get("/apps").status_code == 401
+    assert "csrf" not in [a.name for a in cp.applications()]
     assert httpx.get(cp.url + "/healthz").status_code == 200
 
 
@@ -89,6 +108,19 @@ def test_deeply_nested_body_is_a_bad_request(cp):
     r = httpx.put(cp.url + "/apps/nested", content=body, headers={"Authorization": f"Bearer {cp.token}",
                                                                     "content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["type"] == "BadRequest"
+
+
+def test_a_new_home_and_the_local_processes_files_are_private(tmp_path):
+    # before the fix: the home 0755 (made by the token file's writer first), work dirs, state files and logs 0644
+    home = tmp_path / "new" / "home"
+    with make_plane("local", home) as plane:
+        p = plane.create_application("files", code=APP_CODE).create_process("p")
+        p.invoke("write_file", {"path": "sub/live.txt", "text": "state a function keeps"})
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        workdirs = [d for d in home.rglob("p-*") if d.is_dir()]
+        assert workdirs and (workdirs[0] / "state" / "sub" / "live.txt").is_file()
+        for f in [workdirs[0], *workdirs[0].rglob("*")]:
+            assert not stat.S_IMODE(f.stat().st_mode) & 0o077, (f, oct(f.stat().st_mode))
 
 
 def test_registry_and_snapshots_are_private(cp):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import APP_CODE, make_plane, unique, wait_for
 
+import praas_kit
 from praas_kit.errors import ProcessFailed
 
 
@@ -51,3 +52,19 @@ def test_resume_failed_opts_into_the_old_behaviour(tmp_path) -> None:
         _fail(app, "p")
         assert app.invoke("get-state", "k", process="p").payload == b"v1"  # resumed from its snapshot
         assert app.process("p").status == "ALLOCATED"
+
+
+def test_an_unsolicited_swap_report_then_exit_is_a_failure(plane) -> None:
+    # before the fix the control plane took the report as a confirmed swap: the process stayed ALLOCATED, dead
+    from pathlib import Path
+
+    from conftest import delete_app
+
+    app = plane.create_application(unique("fake"), code=Path(__file__).parent.parent / "apps" / "attacker")
+    try:
+        p = app.create_process("p")
+        with pytest.raises(praas_kit.PraasError):
+            p.invoke("fake_swapped", timeout=10)
+        assert wait_for(lambda: app.process("p").status == "FAILED", timeout=30.0), app.process("p").status
+    finally:
+        delete_app(app)

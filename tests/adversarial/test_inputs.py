@@ -144,3 +144,45 @@ def test_application_code_is_checked_at_create(cp, tmp_path, name, text, problem
 def test_application_code_must_be_python(cp):
     with pytest.raises(praas_kit.InvalidArgument, match="neither a .py file nor a package"):
         cp.create_application("passwd", code="/etc/passwd")
+
+
+def test_an_oversized_chunked_json_body_is_413_and_a_bool_is_not_a_number(cp):
+    auth = {"Authorization": f"Bearer {cp.token}"}
+
+    def chunks():
+        yield b'{"code": "'
+        for _ in range(3):
+            yield b"x" * (512 << 10)  # over the 1 MiB limit of a JSON body, sent without a Content-Length
+        yield b'"}'
+
+    r = httpx.put(f"{cp.url}/apps/huge", content=chunks(), headers={**auth, "Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["type"] == "PayloadTooLarge"  # before the fix: 400
+    for body in ({"vcpus": True}, {"memory_mb": True}, {"vcpus": "1"}):
+        r = httpx.put(f"{cp.url}/apps/typed", json=body, headers=auth)
+        assert r.status_code == 400 and r.json()["error"]["type"] == "BadRequest", (body, r.text)  # was: 1.0 vCPU
+    r = httpx.put(f"{cp.url}/apps/typed", json={"vcpus": 1, "memory_mb": 64}, headers=auth)
+    assert r.status_code in (200, 201) and r.json()["vcpus"] == 1.0
+    assert "huge" not in [a.name for a in cp.applications()]
+
+
+def test_code_roots_confine_what_a_token_holder_can_load(tmp_path):
+    # the lab's control plane runs as root with the Docker socket: before code_roots any path it can read was
+    # application code, copied or mounted into a process (its registry with every application's keys among them)
+    from conftest import make_plane
+
+    allowed = tmp_path / "lab"
+    allowed.mkdir()
+    (allowed / "mine.py").write_text(SPAM.read_text())
+    outside = tmp_path / "home" / "secrets.py"
+    outside.parent.mkdir()
+    outside.write_text(SPAM.read_text())
+    (allowed / "link.py").symlink_to(outside)  # a link out of the root is judged by where it leads
+    with make_plane("local", tmp_path / "cp", code_roots=str(allowed)) as cp:
+        assert cp.create_application("ok", code=allowed / "mine.py").create_process("p").invoke("get").payload == b""
+        for bad in (outside, allowed / "link.py", allowed / ".." / "home"):
+            with pytest.raises(praas_kit.InvalidArgument, match="code_roots"):
+                cp.create_application("bad", code=bad)
+        from praas_kit.bench.benchapp import __file__ as bundled
+
+        cp.create_application("bundled", code=bundled)  # praas-kit's own applications stay allowed
+        assert "bad" not in [a.name for a in cp.applications()]

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import APP_CODE, make_plane
 
 import praas_kit
 
@@ -99,3 +100,55 @@ def test_messages_to_a_stopped_process_never_reach_its_successor(tmp_path):
         app.delete_process("b")
         b2 = app.create_process("b")
         assert b2.invoke("pending", {"src": "a", "timeout": 1.0}).json() == 0
+
+
+def test_the_invocation_queue_is_bounded_and_the_process_lives(tmp_path):
+    # before the fix every call was queued: ~13.5k x 64 KiB killed a process (MemoryError) and its state was lost
+    from concurrent.futures import ThreadPoolExecutor
+
+    with make_plane("local", tmp_path) as cp:
+        p = cp.create_application("flood", code=APP_CODE).create_process("p", memory_mb=128)  # queue: 32 MiB
+        p.invoke("put-state", {"key": "k", "value": "kept"})
+
+        def call(_: int) -> str:
+            try:
+                p.invoke("hold", b"x" * (1 << 20), timeout=60)
+                return "ran"
+            except praas_kit.Overloaded:
+                return "refused"
+
+        with ThreadPoolExecutor(48) as pool:
+            outcomes = list(pool.map(call, range(48)))
+        assert outcomes.count("refused") >= 8 and outcomes.count("ran") >= 8, outcomes
+        assert p.status == "ALLOCATED" and p.invoke("get-state", "k").payload == b"kept"
+
+
+def test_relayed_calls_and_pooled_processes_are_bounded(tmp_path):
+    # before the fix every relayed call (cinv) got a thread of its own (+400 in the adversarial run) and a
+    # pooled invocation made one more process whenever all were busy, without end
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from praas_kit.control.pool import MAX_RELAYED
+
+    with make_plane("local", tmp_path, max_pooled=2) as cp:
+        app = cp.create_application("relay", code=Path(__file__).parent.parent / "apps" / "attacker")
+        m = app.create_process("m")
+        app.create_process("t").swap()
+        before = threading.active_count()
+        m.invoke("cinv_flood", {"dst": "t", "n": 300})
+        time.sleep(1.0)
+        assert threading.active_count() - before <= MAX_RELAYED + 16, threading.active_count() - before
+
+        with ThreadPoolExecutor(3) as pool:  # three calls that each keep a pooled process for 2 s
+            outcomes = list(pool.map(lambda _: _pooled(app), range(3)))
+        assert sorted(outcomes) == ["ran", "ran", "refused"], outcomes
+        assert len([p for p in app.processes() if p.name.startswith("pool-")]) == 2
+
+
+def _pooled(app) -> str:
+    try:
+        app.invoke("slow", b"", timeout=30)
+        return "ran"
+    except praas_kit.Overloaded:
+        return "refused"

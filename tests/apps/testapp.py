@@ -142,3 +142,10 @@ def span(inv, ctx):
     else:
         raise ValueError(f"unknown way to block: {how!r}")
     return {"start": start, "end": time.time(), "thread": threading.get_ident()}
+
+
+@function
+def hold(inv, ctx):
+    """Keep a worker for a second, whatever the payload; its size."""
+    time.sleep(1.0)
+    return len(inv.payload)

@@ -181,7 +181,11 @@ class SwiftS3Server(LocalServer):
     region = REGION
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", *, startup_timeout: float = 60.0,
-                 log_level: str = "WARNING", part_power: int = 6) -> None:
+                 log_level: str = "WARNING", part_power: int = 6, secret_key: str | None = None) -> None:
+        if secret_key is not None:
+            if not secret_key or any(c.isspace() for c in secret_key):
+                raise ValueError("the S3 secret key must be a non-empty word without spaces")
+            self.secret_key = secret_key
         self._requested_port = port
         self.bind_host = host
         self.startup_timeout = startup_timeout
@@ -450,15 +454,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="S3 endpoint port (default 9000; 0 = any free port)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address the S3 endpoint binds (default 127.0.0.1)")
+    parser.add_argument("--secret-key-file", default=os.environ.get("PRAAS_S3_SECRET_KEY_FILE"),
+                        help="file holding the secret key of test:tester (e.g. a Swarm secret; default: "
+                             "$PRAAS_S3_SECRET_KEY_FILE, else Swift's well-known test key)")
     parser.add_argument("--swift-log-level", default="WARNING", help="Swift's log level (default WARNING)")
     parser.add_argument("--log-level", default="INFO", help="logging level of this wrapper (default INFO)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    server = SwiftS3Server(port=args.port or None, host=args.host, log_level=args.swift_log_level)
+    secret = Path(args.secret_key_file).read_text().strip() if args.secret_key_file else None
+    server = SwiftS3Server(port=args.port or None, host=args.host, log_level=args.swift_log_level, secret_key=secret)
+    shown = "from " + args.secret_key_file if secret else repr(server.secret_key)
     return run_foreground(
         server.start, server.running, server.stop,
         lambda: f"S3 {server.endpoint} bound to {server.bind_host} "
-                f"(access key {server.access_key!r}, secret {server.secret_key!r}, region {server.region})",
+                f"(access key {server.access_key!r}, secret {shown}, region {server.region})",
     )
 
 
