@@ -134,10 +134,12 @@ def app_create(name: str, code: Path | None = typer.Option(None, help="module (.
                image: str | None = typer.Option(None, help="container image (docker backend)"),
                vcpus: float | None = None, memory_mb: int | None = None,
                workers: int | None = typer.Option(None, help="function workers per process"),
+               resume_failed: bool = typer.Option(False, help="calls swap a FAILED process in from its last snapshot"),
                url: str | None = Url, token: str | None = Token) -> None:
     """Create an application."""
     _run(lambda: _out(asdict(_client(url, token).create_application(
-        name, code=code, image=image, vcpus=vcpus, memory_mb=memory_mb, function_workers=workers).describe())))
+        name, code=code, image=image, vcpus=vcpus, memory_mb=memory_mb, function_workers=workers,
+        resume_failed=resume_failed).describe())))
 
 
 @apps_cli.command("list")

@@ -88,7 +88,8 @@ class InvalidState(Conflict):
 
 class ProcessFailed(InvalidState):
     """The process failed (its runtime ended unexpectedly). A call does not bring it back silently from an older
-    snapshot: swap it in explicitly (``swapin``), or start the control plane with ``resume_failed``."""
+    snapshot: swap it in explicitly (``swapin``), or create the application (or start the control plane) with
+    ``resume_failed``."""
 
 
 class MailboxFull(Conflict):

@@ -211,7 +211,7 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
         """Create an application."""
         b = body or AppBody()
         rec = controller.create_application(app, code=b.code, image=b.image, vcpus=b.vcpus, memory_mb=b.memory_mb,
-                                            function_workers=b.function_workers)
+                                            function_workers=b.function_workers, resume_failed=b.resume_failed)
         return rec.to_json()
 
     @api.get("/apps/{app}", dependencies=guarded, responses=ERRORS, tags=["applications"],

@@ -66,7 +66,8 @@ class Applications:
         return self._checked[key]
 
     def create(self, name: str, code: str | None = None, image: str | None = None, vcpus: float | None = None,
-               memory_mb: int | None = None, function_workers: int | None = None) -> AppRecord:
+               memory_mb: int | None = None, function_workers: int | None = None,
+               resume_failed: bool = False) -> AppRecord:
         """Register an application; its code is a module/package path the processes can import."""
         validate_name(name, "application name")
         if code is not None:
@@ -85,7 +86,7 @@ class Applications:
             self.check_code(code, image)
         client = KeyPair.new() if self.curve else None
         rec = AppRecord(name, code, image, v, m, workers, time.time(), client.public if client else None,
-                        client.secret if client else None, secrets.token_hex(32))
+                        client.secret if client else None, secrets.token_hex(32), bool(resume_failed))
         with self.lock:
             if self.registry.get_app(name) is not None:
                 raise ApplicationExists(f"application {name!r} already exists")

@@ -103,9 +103,9 @@ class Controller:
     # ================================================================ applications (see apps.py)
     def create_application(self, name: str, code: str | None = None, image: str | None = None,
                            vcpus: float | None = None, memory_mb: int | None = None,
-                           function_workers: int | None = None) -> AppRecord:
+                           function_workers: int | None = None, resume_failed: bool = False) -> AppRecord:
         """Register an application (its code checked first); see :meth:`Applications.create`."""
-        return self.apps.create(name, code, image, vcpus, memory_mb, function_workers)
+        return self.apps.create(name, code, image, vcpus, memory_mb, function_workers, resume_failed)
 
     def get_application(self, name: str) -> AppRecord:
         return self.apps.get(name)

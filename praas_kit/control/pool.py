@@ -172,7 +172,7 @@ class Invoker:
             if rec.status == Status.ALLOCATED:
                 if self._claim(app, name):
                     return name
-            elif rec.status == Status.FAILED and not self.cfg.resume_failed:
+            elif rec.status == Status.FAILED and not (self.cfg.resume_failed or self._resumes(app)):
                 raise self._failed(app, name, rec.error)
             elif rec.status in RESUMABLE:
                 try:
@@ -186,6 +186,10 @@ class Invoker:
             if time.monotonic() > deadline:
                 raise Timeout(f"process {name!r} did not become ready (it is {rec.status.value})")
             time.sleep(0.01)
+
+    def _resumes(self, app: str) -> bool:
+        """Whether ``app`` opted into resuming its FAILED processes on a call."""
+        return bool(self.lifecycle.get_application(app).resume_failed)
 
     def _failed(self, app: str, name: str, error: str | None) -> ProcessFailed:
         """The error a sticky call to a FAILED process gets: what failed, and what a swap-in would restore (what

@@ -19,13 +19,13 @@ from typing import Any
 from praas_kit.lifecycle import Status
 
 #: columns added after the first release, for databases made before them
-MIGRATIONS = {"apps": ("client_public TEXT", "client_secret TEXT", "snapshot_key TEXT"),
+MIGRATIONS = {"apps": ("client_public TEXT", "client_secret TEXT", "snapshot_key TEXT", "resume_failed INTEGER"),
               "processes": ("public_key TEXT", "log TEXT")}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS apps (
   name TEXT PRIMARY KEY, code TEXT, image TEXT, vcpus REAL, memory_mb INTEGER, workers INTEGER,
-  created REAL, client_public TEXT, client_secret TEXT, snapshot_key TEXT);
+  created REAL, client_public TEXT, client_secret TEXT, snapshot_key TEXT, resume_failed INTEGER);
 CREATE TABLE IF NOT EXISTS processes (
   app TEXT, name TEXT, status TEXT, vcpus REAL, memory_mb INTEGER, pooled INTEGER, address TEXT,
   handle TEXT, incarnation TEXT, created REAL, updated REAL, error TEXT, public_key TEXT, log TEXT,
@@ -53,10 +53,12 @@ class AppRecord:
     client_public: str | None = None  # the key pair of the application's SDK clients (never in to_json)
     client_secret: str | None = None
     snapshot_key: str | None = None  # hex; its processes' snapshot keys derive from it (never in to_json)
+    resume_failed: bool = False  # a call swaps a FAILED process in by itself
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "code": self.code, "image": self.image, "vcpus": self.vcpus,
-                "memory_mb": self.memory_mb, "function_workers": self.workers, "created": self.created}
+                "memory_mb": self.memory_mb, "function_workers": self.workers, "created": self.created,
+                "resume_failed": bool(self.resume_failed)}
 
 
 @dataclass
@@ -122,9 +124,9 @@ class Registry:
 
     # -------------------------------------------------------------- apps
     def add_app(self, rec: AppRecord) -> None:
-        self._q("INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?,?)",
+        self._q("INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.name, rec.code, rec.image, rec.vcpus, rec.memory_mb, rec.workers, rec.created,
-                 rec.client_public, rec.client_secret, rec.snapshot_key))
+                 rec.client_public, rec.client_secret, rec.snapshot_key, int(rec.resume_failed)))
 
     def get_app(self, name: str) -> AppRecord | None:
         rows = self._q("SELECT * FROM apps WHERE name=?", (name,))

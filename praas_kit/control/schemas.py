@@ -20,6 +20,8 @@ class AppBody(BaseModel):
     vcpus: float | None = Field(None, description="default vCPUs of its processes")
     memory_mb: int | None = Field(None, description="default memory of its processes (MiB)")
     function_workers: int | None = Field(None, description="worker threads per process")
+    resume_failed: bool = Field(False, description="a call to a FAILED process swaps it in from its last snapshot "
+                                                   "by itself (otherwise: ProcessFailed)")
 
 
 class ProcessBody(BaseModel):
@@ -58,6 +60,7 @@ class ApplicationModel(BaseModel):
     memory_mb: int = Field(description="default memory of its processes (MiB)")
     function_workers: int = Field(description="worker threads per process")
     created: float = Field(description="unix time")
+    resume_failed: bool = Field(description="calls swap a FAILED process in by themselves")
 
 
 class ApplicationListModel(BaseModel):

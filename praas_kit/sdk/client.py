@@ -88,11 +88,13 @@ class ControlPlaneClient:
 
     def create_application(self, name: str, code: str | Path | None = None, image: str | None = None,
                            vcpus: float | None = None, memory_mb: int | None = None,
-                           function_workers: int | None = None) -> Application:
-        """Create an application from a module/package path (local to the control plane) or an image."""
+                           function_workers: int | None = None, resume_failed: bool = False) -> Application:
+        """Create an application from a module/package path (local to the control plane) or an image.
+        ``resume_failed``: a call to one of its FAILED processes swaps it in from its last snapshot by itself
+        (what it did after that snapshot is lost) instead of raising ``ProcessFailed``."""
         validate_name(name, "application name")
         body = {"code": str(Path(code).resolve()) if code is not None else None, "image": image, "vcpus": vcpus,
-                "memory_mb": memory_mb, "function_workers": function_workers}
+                "memory_mb": memory_mb, "function_workers": function_workers, "resume_failed": resume_failed or None}
         self.request("PUT", f"/apps/{name}", json={k: v for k, v in body.items() if v is not None})
         return Application(self, name)
 

@@ -39,6 +39,7 @@ class ApplicationInfo(_Model):
     memory_mb: int
     function_workers: int
     created: float
+    resume_failed: bool = False  # a call to a FAILED process swaps it in by itself (from its last snapshot)
 
 
 

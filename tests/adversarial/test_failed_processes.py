@@ -54,6 +54,23 @@ def test_resume_failed_opts_into_the_old_behaviour(tmp_path) -> None:
         assert app.process("p").status == "ALLOCATED"
 
 
+def test_an_application_opts_into_resuming_its_failed_processes(plane) -> None:
+    from conftest import delete_app
+
+    app = plane.create_application(unique("resumes"), code=APP_CODE, resume_failed=True)
+    try:
+        assert [a for a in plane.applications() if a.name == app.name][0].resume_failed
+        p = app.create_process("p")
+        p.invoke("put-state", {"key": "k", "value": "v1"})
+        p.swap()
+        app.swapin("p")
+        _fail(app, "p")
+        assert app.invoke("get-state", "k", process="p").payload == b"v1"  # resumed from its snapshot
+        assert app.process("p").status == "ALLOCATED"
+    finally:
+        delete_app(app)
+
+
 def test_an_unsolicited_swap_report_then_exit_is_a_failure(plane) -> None:
     # before the fix the control plane took the report as a confirmed swap: the process stayed ALLOCATED, dead
     from pathlib import Path

@@ -3,7 +3,17 @@ that it reaches a container whole)."""
 
 from praas_kit import function
 
-from .mallory import call_other, cinv_flood, epoch, fake_swapped, forge, forge_relay, peek_snapshots, plant_snapshot, replace_state  # noqa: F401
+from .mallory import (  # noqa: F401
+    call_other,
+    cinv_flood,
+    epoch,
+    fake_swapped,
+    forge,
+    forge_relay,
+    peek_snapshots,
+    plant_snapshot,
+    replace_state,
+)
 
 
 @function
