@@ -88,41 +88,25 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
         for net in client.networks.list(names=[network]):
             remove_overlay(net)
-        _remove_volume(client, f"{name}_praas-home")
+        _remove_when_unused(lambda: client.volumes.get(f"{name}_praas-home"))
         for secret in secrets.values():
-            _remove_secret(client, secret["name"])
+            _remove_when_unused(lambda n=secret["name"]: client.secrets.get(n))
         client.close()
 
 
-def _remove_secret(client: Any, name: str, timeout: float = 60) -> None:
-    """Remove a secret once no service uses it any more."""
+def _remove_when_unused(get: Any, timeout: float = 60) -> None:
+    """Remove the object ``get()`` returns (a secret, a volume) once no service or container of the stack uses
+    it any more; nothing if it is gone."""
     import docker
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            client.secrets.get(name).remove()
+            get().remove()
             return
         except docker.errors.NotFound:
             return
-        except docker.errors.APIError:  # a service that uses it is still being removed
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
-def _remove_volume(client: Any, volume: str, timeout: float = 60) -> None:
-    """Remove the stack's volume once no container of the stack uses it any more."""
-    import docker
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.volumes.get(volume).remove()
-            return
-        except docker.errors.NotFound:
-            return
-        except docker.errors.APIError:  # still in use by a container that is stopping
+        except docker.errors.APIError:  # still in use by a task that is stopping
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)

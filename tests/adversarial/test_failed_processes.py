@@ -42,16 +42,19 @@ def test_a_call_to_a_failed_process_without_a_snapshot_says_it_would_start_empty
     assert app.process(name).status == "FAILED"
 
 
+def _resumes_by_itself(app) -> None:
+    p = app.create_process("p")
+    p.invoke("put-state", {"key": "k", "value": "v1"})
+    p.swap()
+    app.swapin("p")
+    _fail(app, "p")
+    assert app.invoke("get-state", "k", process="p").payload == b"v1"  # resumed from its snapshot
+    assert app.process("p").status == "ALLOCATED"
+
+
 def test_resume_failed_opts_into_the_old_behaviour(tmp_path) -> None:
     with make_plane("local", tmp_path, resume_failed=True) as cp:
-        app = cp.create_application(unique("app"), code=APP_CODE)
-        p = app.create_process("p")
-        p.invoke("put-state", {"key": "k", "value": "v1"})
-        p.swap()
-        app.swapin("p")
-        _fail(app, "p")
-        assert app.invoke("get-state", "k", process="p").payload == b"v1"  # resumed from its snapshot
-        assert app.process("p").status == "ALLOCATED"
+        _resumes_by_itself(cp.create_application(unique("app"), code=APP_CODE))
 
 
 def test_an_application_opts_into_resuming_its_failed_processes(plane) -> None:
@@ -60,13 +63,7 @@ def test_an_application_opts_into_resuming_its_failed_processes(plane) -> None:
     app = plane.create_application(unique("resumes"), code=APP_CODE, resume_failed=True)
     try:
         assert [a for a in plane.applications() if a.name == app.name][0].resume_failed
-        p = app.create_process("p")
-        p.invoke("put-state", {"key": "k", "value": "v1"})
-        p.swap()
-        app.swapin("p")
-        _fail(app, "p")
-        assert app.invoke("get-state", "k", process="p").payload == b"v1"  # resumed from its snapshot
-        assert app.process("p").status == "ALLOCATED"
+        _resumes_by_itself(app)
     finally:
         delete_app(app)
 
