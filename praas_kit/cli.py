@@ -69,8 +69,12 @@ def serve(
     idle_seconds: float | None = typer.Option(None, help="swap processes idle this long (downscaler)"),
     function_workers: int = typer.Option(2, help="worker threads per process"),
     log_level: str = typer.Option("INFO", help="logging level"),
+    fast_stop: bool = typer.Option(False, "--fast-stop",
+                                   help="on Ctrl-C/SIGTERM stop the processes at once (their state is discarded) "
+                                        "instead of swapping them out"),
 ) -> None:
-    """Run a control plane in the foreground (Ctrl-C stops it and its processes)."""
+    """Run a control plane in the foreground. Ctrl-C or SIGTERM swaps out every running process, then stops
+    (a restart brings them back with their state); --fast-stop stops them at once."""
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from praas_kit.control.config import ControlPlaneConfig
     from praas_kit.control.server import ControlPlane
@@ -80,8 +84,10 @@ def serve(
                                           idle_seconds=idle_seconds, function_workers=function_workers)
         plane = ControlPlane(cfg)
         typer.echo(f"praas control plane at {plane.url}\n  OpenAPI: {plane.url}/docs ({plane.url}/openapi.json)\n"
-                   f"  token:   {cfg.home / 'token'}")
-        plane.serve_forever()
+                   f"  token:   {cfg.home / 'token'}\n  Ctrl-C: "
+                   + ("stops every process (state discarded)" if fast_stop else
+                      "swaps out every running process, then stops"))
+        plane.serve_forever(swap_out=not fast_stop, report=lambda line: typer.echo(line, err=True))
 
     _run(go)
 

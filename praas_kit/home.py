@@ -2,21 +2,57 @@
 
 A control plane writes ``<home>/endpoint.json`` (``{"url", "pid"}``) and ``<home>/token`` (0600);
 the SDK and the CLI read them when no URL or token is given. ``<home>`` is ``$PRAAS_HOME`` or
-``~/.praas``. This module is the only reader and writer of those two files.
+``~/.praas``. A control plane holds ``<home>/lock`` (:func:`lock_home`) for its whole life, so a second
+one on the same home stops before it touches the registry. This module is the only reader and writer of
+those files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
-from praas_kit.errors import InvalidArgument, Unauthorized
+from praas_kit.errors import InvalidArgument, InvalidState, Unauthorized
 
 ENDPOINT_FILE = "endpoint.json"
 TOKEN_FILE = "token"
+LOCK_FILE = "lock"
+
+
+class HomeLock:
+    """The exclusive lock of a home (``flock`` on ``<home>/lock``); :meth:`release` (idempotent) or process
+    exit frees it, a SIGKILL included."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+def lock_home(home: Path) -> HomeLock:
+    """Take ``home`` for one control plane; :class:`InvalidState` naming the one that holds it (its URL and
+    pid from ``endpoint.json``) if another does."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:
+            data: Any = json.loads((home / ENDPOINT_FILE).read_text())
+            running = f" at {data['url']} (pid {data['pid']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            running = " (starting, or it records no URL)"
+        raise InvalidState(f"another control plane serves {home}{running}: stop it first, or give this one "
+                           "another home (--home or PRAAS_HOME)") from None
+    return HomeLock(fd)
 
 
 def default_home() -> Path:
@@ -105,4 +141,5 @@ def load_or_create_token(home: Path, token: str | None = None, owner: str | None
     return tok
 
 
-__all__ = ["default_home", "write_endpoint", "read_endpoint", "read_token", "load_or_create_token"]
+__all__ = ["default_home", "write_endpoint", "read_endpoint", "read_token", "load_or_create_token", "lock_home",
+           "HomeLock"]

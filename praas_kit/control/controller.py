@@ -47,6 +47,7 @@ from praas_kit.errors import (
     Timeout,
     from_dict,
 )
+from praas_kit.home import HomeLock, lock_home
 from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import AWAITING_EXIT, DELETABLE, EXPECTED_EXIT, LIVE, STARTING, Event, Status, transition
 from praas_kit.names import validate_name
@@ -63,9 +64,18 @@ LOG_LINES_IN_ERROR = 12  #: of which the error message quotes these
 class Controller:
     """Owns the registry, the backend and the swap store; runs the lifecycle operations."""
 
-    def __init__(self, cfg: ControlPlaneConfig, backend: Backend | None = None, store: SwapStore | None = None):
+    def __init__(self, cfg: ControlPlaneConfig, backend: Backend | None = None, store: SwapStore | None = None,
+                 home_lock: HomeLock | None = None):
+        """``home_lock``: the home, already taken (:func:`praas_kit.home.lock_home`); else it is taken first."""
         self.cfg = cfg
-        cfg.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._home_lock = home_lock or lock_home(cfg.home)  # a second control plane on this home stops here
+        try:
+            self._open(cfg, backend, store)
+        except BaseException:
+            self._home_lock.release()
+            raise
+
+    def _open(self, cfg: ControlPlaneConfig, backend: Backend | None, store: SwapStore | None) -> None:
         self.registry = Registry(cfg.home / "registry.sqlite")
         self.backend = backend or open_backend(cfg.backend, cfg.home, cfg.backend_options)
         self.store = store or open_store(cfg.swap_store or {"kind": "dir", "root": str(cfg.home / "swaps")})
@@ -239,9 +249,6 @@ class Controller:
         self._push_world(rec.app)
         return cur
 
-    def _collect(self, app: str, name: str) -> None:
-        collect_leftovers(self.store, self.registry, app, name)
-
     def _transition(self, app: str, name: str, event: Event, **updates: Any) -> ProcRecord:
         with self.sessions.lock:
             rec = self.registry.get_process(app, name)
@@ -282,17 +289,17 @@ class Controller:
                 reply = fut.result(timeout=self.cfg.swap_timeout)
             except FutureTimeout:
                 self.backend.kill(rec.handle)
-                self._collect(app, name)
+                collect_leftovers(self.store, self.registry, app, name)
                 raise Timeout(f"swap-out of {name!r} timed out after {self.cfg.swap_timeout} s; "
                               "the process was killed and its previous snapshot kept") from None
             except ProcessDied as exc:
-                self._collect(app, name)
+                collect_leftovers(self.store, self.registry, app, name)
                 raise ProcessDied(f"process {name!r} died during swap-out ({exc.message}); "
                                   "its previous snapshot is kept") from None
             if not reply.get("ok"):
                 self._transition(app, name, Event.SWAP_ABORTED)
                 self._push_world(app)
-                self._collect(app, name)
+                collect_leftovers(self.store, self.registry, app, name)
                 raise from_dict(reply.get("err"))
             session.swap_confirmed = True
             self.registry.add_snapshot(app, name, snapshot, int(reply.get("bytes", 0)), float(reply.get("seconds", 0)))
@@ -314,7 +321,7 @@ class Controller:
         with self._ops[(app, name)]:
             rec = self._transition(app, name, Event.SWAPIN)
             try:
-                self._collect(app, name)  # what an interrupted swap-out left behind
+                collect_leftovers(self.store, self.registry, app, name)  # what an interrupted swap-out left behind
                 snapshot = self.restorable_snapshot(app, name)
             except PraasError as exc:
                 self._transition(app, name, Event.DIED, error=f"swap-in failed: {exc.message}")
@@ -486,6 +493,7 @@ class Controller:
         self.endpoint.close()
         self.store.close()
         self.registry.close()
+        self._home_lock.release()
 
 
 __all__ = ["Controller", "InvokeResult"]
