@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment in .venv and install praas-kit into it.
 #   scripts/venv.sh            runtime (with the Docker SDK)
-#   scripts/venv.sh test       with the test, docker and baseline extras
+#   scripts/venv.sh notebooks  with JupyterLab, papermill, matplotlib and the baselines' clients (the notebooks)
+#   scripts/venv.sh test       with the test, docker and baseline extras (JupyterLab too)
 # Prints progress lines only (pip's own output goes to .venv/pip.log, shown if pip fails); safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -169,3 +169,44 @@ def test_containers_on_a_network_are_only_that_deployments() -> None:
         mine = lab.containers(network=cp.network)
         assert sorted(c["image"].split(":")[0] for c in mine) == ["praas-process", "praas-s3"]
         assert lab.containers(network="praas-no-such-network") == []
+
+
+def test_the_readme_lab_command_starts_jupyterlab_as_this_user(tmp_path: Path) -> None:
+    """``bash scripts/lab.sh`` (the README's command) serves the notebooks, as root too (before: `jupyter lab
+    notebooks/` refused to run as root, and the command installing Jupyter was named nowhere)."""
+    import os
+    import subprocess
+    import time
+
+    import httpx
+
+    from praas_kit._net import free_port
+
+    root = Path(__file__).resolve().parent.parent
+    port = free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
+    lab = subprocess.Popen(["bash", str(root / "scripts" / "lab.sh"), "--no-browser", f"--port={port}",
+                            "--ServerApp.token=lab-test", "--ServerApp.open_browser=False"],
+                           cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert lab.poll() is None, lab.communicate()[1][-3000:]
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/contents/00_setup.ipynb",
+                              params={"content": "0"}, headers={"Authorization": "token lab-test"}, timeout=2)
+                if r.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "JupyterLab did not come up"
+            time.sleep(0.5)
+    finally:
+        lab.terminate()
+        try:
+            lab.wait(20)
+        except subprocess.TimeoutExpired:
+            lab.kill()
+            lab.wait(10)
+        if lab.stderr is not None:
+            lab.stderr.close()
