@@ -15,6 +15,7 @@ from praas_kit.errors import (
     ApplicationNotFound,
     BackendError,
     BadRequest,
+    ControlPlaneUnreachable,
     FunctionNotFound,
     InvalidArgument,
     InvalidName,
@@ -54,7 +55,7 @@ __all__ = [
     "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
     "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "Overloaded", "ProtocolError", "BackendError",
     "StorageError",
-    "SnapshotNotFound", "Unauthorized", "BadRequest",
+    "SnapshotNotFound", "Unauthorized", "ControlPlaneUnreachable", "BadRequest",
 ]
 
 _LAZY = {

@@ -2,6 +2,10 @@
 
 Client commands find the control plane through ``--url``/``--token``, ``PRAAS_URL``/``PRAAS_TOKEN``,
 or what ``praas serve`` recorded in ``~/.praas`` (``PRAAS_HOME``).
+
+Exit codes (:data:`EXIT_CODES`): 0 success, 1 any other error, 2 a usage error, 3 unauthorized, 4 not found
+(application, process, function), 5 the control plane unreachable, 6 a function that failed, 7 a benchmark
+whose targets were missed (``praas bench --check``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ from typing import Any
 
 import typer
 
-from praas_kit.errors import InvalidArgument, PraasError
+from praas_kit.errors import (
+    ControlPlaneUnreachable,
+    InvalidArgument,
+    InvocationError,
+    NotFound,
+    PraasError,
+    Unauthorized,
+)
 
 app = typer.Typer(help="praas-kit: Process-as-a-Service. Serve a control plane and drive it.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -41,22 +52,42 @@ def _out(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
+#: the exit code of a command that ends with one of these errors (the first that matches; else 1)
+EXIT_CODES: tuple[tuple[type[PraasError], int], ...] = ((Unauthorized, 3), (NotFound, 4), (ControlPlaneUnreachable, 5),
+                                                      (InvocationError, 6))
+EXIT_MISSED = 7  #: ``praas bench --check``: a target was missed
+
+
 def _run(fn: Any) -> None:
-    """Run a command body; a :class:`PraasError` becomes one red line (the remote traceback with --verbose)."""
+    """Run a command body; a :class:`PraasError` becomes one red line (the remote traceback with --verbose) and
+    the exit code of its kind (:data:`EXIT_CODES`)."""
     try:
         fn()
     except PraasError as exc:
-        typer.secho(f"error: {type(exc).__name__}: {exc.message}", fg="red", err=True)
+        remote = getattr(exc, "remote_type", None)
+        name = f"InvocationError ({remote})" if remote else type(exc).__name__
+        typer.secho(f"error: {name}: {exc.message}", fg="red", err=True)
         if exc.traceback:
             if _state["verbose"]:
                 typer.echo(f"--- remote traceback ---\n{exc.traceback}", err=True)
             else:
                 typer.echo("(the remote traceback is shown with: praas --verbose ...)", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)) from None
+
+
+def _version(show: bool) -> None:
+    if show:
+        from praas_kit import __version__
+
+        typer.echo(f"praas-kit {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show remote tracebacks of errors")) -> None:
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show remote tracebacks of errors (also "
+                                       "accepted after the command)"),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
     _state["verbose"] = verbose
 
 
@@ -123,13 +154,16 @@ def deploy(swap: str = typer.Option("s3", help="swap store: s3 (a Swift containe
 def info(url: str | None = Url, token: str | None = Token,
          show_token: bool = typer.Option(False, "--show-token",
                                          help="put the token into the docs link (terminals and logs keep it)")) -> None:
-    """Show the control plane's URL, health, OpenAPI document and where the token lives (not the token)."""
+    """Show the control plane's URL, health, OpenAPI document and where the token lives (not the token); the
+    token is checked (exit code 3 when it is wrong)."""
     from praas_kit.home import TOKEN_FILE, default_home
 
     def go() -> None:
         with _client(url, token) as cp:
             shown = cp.token if show_token else "<token>"
-            _out({"url": cp.url, "health": cp.healthz(), "openapi": cp.openapi_url(),
+            health = cp.healthz()
+            applications = len(cp.applications())  # an authenticated request: the token works
+            _out({"url": cp.url, "health": health, "applications": applications, "openapi": cp.openapi_url(),
                   "docs": f"{cp.url}/docs?token={shown}", "token_file": str(default_home() / TOKEN_FILE)})
 
     _run(go)
@@ -294,7 +328,9 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
                                                         "benchmarks that take it ('docker' with NAME=core runs the "
                                                         "docker benchmark)"),
           auth: str | None = typer.Option(None, help="data-plane security for the benchmarks that take it: "
-                                                     "curve (default) or none")) -> None:
+                                                     "curve (default) or none"),
+          check: bool = typer.Option(False, "--check",
+                                     help=f"exit with {EXIT_MISSED} when a target is missed")) -> None:
     """Run a benchmark, save CSV + metadata, and print each headline figure with its target."""
     import importlib
     import inspect
@@ -321,8 +357,13 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
                 raise InvalidArgument(f"benchmark {chosen!r} has no option {option.split('_')[-1]!r}")
         run = fn(target, quick=quick, **{k: v for k, v in options.items() if v is not None and k in takes})
         summarise = getattr(module, "summarise", None) or importlib.import_module("praas_kit.bench.core").summarise
-        typer.echo(format_figures(summarise(run.rows)))
+        figures = summarise(run.rows)
+        typer.echo(format_figures(figures))
         typer.echo(f"\nresults: {run.csv} (one line per sample) and {run.meta} (provenance and medians)")
+        missed = [f.name for f in figures if f.met is False]
+        if check and missed:
+            typer.secho(f"missed: {', '.join(missed)}", fg="red", err=True)
+            raise typer.Exit(EXIT_MISSED)
 
     _run(go)
 
@@ -380,8 +421,13 @@ def notebooks(folder: Path = typer.Option(Path("notebooks"), help="the folder of
     _run(go)
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The ``praas`` command; ``--verbose`` may also come after the command's name."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--verbose" in args[1:]:
+        args.remove("--verbose")
+        args.insert(0, "--verbose")
+    app(args=args, prog_name="praas")
 
 
 if __name__ == "__main__":

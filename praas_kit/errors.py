@@ -8,6 +8,7 @@ re-raises the same class that the server raised (:func:`from_dict`).
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 
@@ -128,9 +129,45 @@ class ProtocolError(PraasError):
 
 
 class InvocationError(PraasError):
-    """A function failed; ``traceback`` holds the remote traceback text when there is one."""
+    """A function failed; ``traceback`` holds the remote traceback text when there is one.
+
+    When the function raised a built-in exception, :func:`from_dict` makes the error an instance of that
+    built-in too (``except KeyError`` catches a function's ``KeyError``, ``except InvocationError`` still does):
+    ``remote_type`` names it."""
 
     status = 500
+    remote_type: str | None = None
+
+    def __init__(self, message: str = "", *, traceback: str | None = None, remote_type: str | None = None) -> None:
+        super().__init__(message, traceback=traceback)
+        if remote_type is not None:
+            self.remote_type = remote_type
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        if self.remote_type:
+            body["type"], body["remote_type"] = "InvocationError", self.remote_type
+        return body
+
+
+_REMOTE: dict[str, type[InvocationError]] = {}
+
+
+def _remote_class(name: str) -> type[InvocationError]:
+    """``InvocationError`` that is also the built-in exception ``name`` (plain ``InvocationError`` for a name
+    that is no built-in exception, or one that cannot be combined with it, such as ``UnicodeDecodeError``)."""
+    if name not in _REMOTE:
+        builtin = getattr(builtins, name, None)
+        cls: type[InvocationError] = InvocationError
+        if isinstance(builtin, type) and issubclass(builtin, Exception) and not issubclass(builtin, PraasError):
+            try:
+                cls = type(f"Remote{name}", (InvocationError, builtin), {"remote_type": name,
+                                                                         "__module__": __name__})
+                cls("probe")  # UnicodeDecodeError and the like take other arguments than a message
+            except TypeError:  # that, or "multiple bases have instance lay-out conflict"
+                cls = InvocationError
+        _REMOTE[name] = cls
+    return _REMOTE[name]
 
 
 class Timeout(PraasError):
@@ -151,6 +188,13 @@ class ProcessDied(InvocationError):
 
 class BackendError(PraasError):
     """The compute backend failed to start, stop or inspect a process."""
+
+    status = 503
+
+
+class ControlPlaneUnreachable(PraasError):
+    """The control plane could not be reached (nothing listens at its URL, or the server ``praas serve``
+    recorded is gone)."""
 
     status = 503
 
@@ -179,4 +223,8 @@ def from_dict(body: Any) -> PraasError:
         return PraasError(f"malformed error body: {body!r}"[:500])
     cls = error_class(str(body.get("type", "PraasError")))
     tb = body.get("traceback")
+    remote = body.get("remote_type")
+    if cls is InvocationError and isinstance(remote, str):
+        return _remote_class(remote)(str(body.get("message", "")), traceback=tb if isinstance(tb, str) else None,
+                                     remote_type=remote)
     return cls(str(body.get("message", "")), traceback=tb if isinstance(tb, str) else None)

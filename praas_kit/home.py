@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from praas_kit.errors import InvalidArgument, InvalidState, Unauthorized
+from praas_kit.errors import ControlPlaneUnreachable, InvalidArgument, InvalidState, Unauthorized
 
 ENDPOINT_FILE = "endpoint.json"
 TOKEN_FILE = "token"
@@ -67,14 +67,30 @@ def write_endpoint(home: Path, url: str) -> None:
 
 
 def read_endpoint(home: Path) -> str:
-    """The URL recorded in ``home``; :class:`InvalidArgument` (naming the file) if there is none."""
+    """The URL recorded in ``home``; :class:`InvalidArgument` (naming the file) if there is none,
+    :class:`ControlPlaneUnreachable` if the server that recorded it (its pid, on this machine) is gone."""
     path = home / ENDPOINT_FILE
     try:
         data: Any = json.loads(path.read_text())
-        return str(data["url"])
+        url = str(data["url"])
     except (OSError, ValueError, KeyError, TypeError):
         raise InvalidArgument(f"no control-plane URL given and none recorded in {path}: start one with "
                               "`praas serve`, or pass url= / set PRAAS_URL") from None
+    pid = data.get("pid")
+    if isinstance(pid, int) and pid > 0 and not _alive(pid):
+        raise ControlPlaneUnreachable(f"the control plane recorded in {path} ({url}, pid {pid}) is not running: "
+                                      "start one with `praas serve`, or pass url= / set PRAAS_URL")
+    return url
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def read_token(home: Path) -> str:

@@ -45,6 +45,26 @@ def node_state(client: Any) -> dict[str, Any]:
         raise BackendError(f"cannot ask the Docker engine about Swarm: {exc}") from None
 
 
+def free_capacity(client: Any) -> tuple[float, float]:
+    """``(vCPUs, MiB)`` not reserved on the ready, active nodes: their resources minus the reservations of the
+    tasks meant to run there."""
+    try:
+        nodes = [n for n in client.api.nodes() if n.get("Status", {}).get("State") == "ready"
+                 and n.get("Spec", {}).get("Availability") == "active"]
+        tasks = client.api.tasks(filters={"desired-state": "running"})
+    except docker_engine.engine_errors() as exc:
+        raise BackendError(f"cannot ask Swarm for its nodes and tasks: {exc}") from None
+    ids = {n["ID"] for n in nodes}
+    cpus = sum(n["Description"]["Resources"].get("NanoCPUs", 0) for n in nodes)
+    memory = sum(n["Description"]["Resources"].get("MemoryBytes", 0) for n in nodes)
+    for t in tasks:
+        if t.get("NodeID") in ids:
+            res = t.get("Spec", {}).get("Resources", {}).get("Reservations", {})
+            cpus -= res.get("NanoCPUs", 0)
+            memory -= res.get("MemoryBytes", 0)
+    return max(0, cpus) / 1e9, max(0, memory) / (1 << 20)
+
+
 def is_manager(client: Any) -> bool:
     """Whether the engine is an active Swarm manager."""
     st = node_state(client)
@@ -234,6 +254,6 @@ def swarm_lease(client: Any, advertise: str = "127.0.0.1") -> Iterator[bool]:
                 leave(client)
 
 
-__all__ = ["node_state", "is_manager", "is_loopback", "gwbridge_gateway", "node_address", "published_endpoint",
-           "init_single_node",
+__all__ = ["free_capacity", "node_state", "is_manager", "is_loopback", "gwbridge_gateway", "node_address",
+           "published_endpoint", "init_single_node",
            "leave", "swarm_lease", "GWBRIDGE", "CREATED_LABEL", "LEASE_PREFIX"]

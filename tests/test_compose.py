@@ -51,19 +51,20 @@ def wait_http(url: str, timeout: float) -> None:
 FOREIGN_UID = 12345  # a host user that is neither root nor the image's lab user (10001)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+@pytest.fixture(scope="module", params=[FOREIGN_UID, 0], ids=["foreign-owner", "root-owner"])
+def lab(request, tmp_path_factory):
     require(docker_available(), "no Docker engine")
     cmd = compose_cmd()
     require(cmd is not None, "neither docker-compose nor the compose plugin is installed")
     for image in ("praas-controlplane", "praas-process", "praas-s3", "praas-redis", "praas-jupyter"):
         require(docker_image_exists(f"{image}:latest"), f"image {image} not built (praas images build)")
     base = [*cmd, "-p", PROJECT, "-f", str(COMPOSE_FILE)]
-    # the notebooks folder as a student's checkout has it: owned by a host user the image knows nothing of
+    # the notebooks folder as a student's checkout has it: owned by a host user the image knows nothing of, or
+    # by root (a clone as root, the README's setup: before the fix the lab could not save there, HTTP 403)
     notebooks = tmp_path_factory.mktemp("lab") / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
     for path in [notebooks, *notebooks.rglob("*")]:
-        os.chown(path, FOREIGN_UID, FOREIGN_UID)
+        os.chown(path, request.param, request.param)
     env = {"JUPYTER_TOKEN": "smoke-test", "PATH": "/usr/local/bin:/usr/bin:/bin", "PRAAS_NOTEBOOKS": str(notebooks)}
     up = subprocess.run([*base, "up", "-d"], capture_output=True, text=True, timeout=300, env=env)
     try:
@@ -72,7 +73,7 @@ def lab(tmp_path_factory):
         token = subprocess.run([*base, "exec", "-T", "controlplane", "cat", "/var/lib/praas/token"],
                                capture_output=True, text=True, timeout=60, env=env).stdout.strip()
         assert token
-        yield base, env, token, notebooks
+        yield base, env, token, notebooks, request.param
     finally:
         logs = subprocess.run([*base, "logs", "--tail", "30"], capture_output=True, text=True, env=env).stdout
         # the lab's process containers: those on its network (other tests' processes may still be shutting down)
@@ -94,7 +95,7 @@ def lab(tmp_path_factory):
 
 
 def test_lab_control_plane_runs_processes_in_containers(lab):
-    _base, _env, token, _notebooks = lab
+    _base, _env, token, _notebooks, _owner = lab
     with praas_kit.connect("http://127.0.0.1:8080", token=token) as cp:
         assert cp.healthz()["backend"] == "docker"
         app = cp.create_application("smoke", code="/examples/counter.py")
@@ -125,14 +126,15 @@ def test_lab_jupyter_and_storage_answer(lab):
 def test_a_student_saves_a_notebook_and_uses_the_sdk_from_the_lab(lab):
     """The lab user can write the mounted folder whatever the host uid (the entrypoint adopts the owner's uid),
     and code from the shipped examples reaches the control plane at the same path as from the lab."""
-    base, env, _token, notebooks = lab
+    base, env, _token, notebooks, owner = lab
     wait_http("http://127.0.0.1:8888/api", 120)
     api = "http://127.0.0.1:8888/api/contents/Untitled.ipynb?token=smoke-test"
     empty = {"type": "notebook", "format": "json",
              "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
     assert httpx.put(api, json=empty, timeout=30).status_code in (200, 201)
     saved = notebooks / "Untitled.ipynb"
-    assert saved.is_file() and saved.stat().st_uid == FOREIGN_UID
+    assert saved.is_file() and saved.stat().st_uid == owner  # the folder's owner, whoever it is
+    assert (notebooks.stat().st_uid, notebooks.stat().st_gid) == (owner, owner)  # the host folder is unchanged
     assert httpx.get("http://127.0.0.1:8888/api/contents/01_cloud_processes.ipynb?token=smoke-test",
                      timeout=30).status_code == 200
     code = ("import praas_kit\nfrom praas_kit import lab\ncp = praas_kit.connect()\n"
@@ -156,7 +158,7 @@ def test_the_lab_in_a_browser(lab):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    _base, _env, token, notebooks = lab
+    _base, _env, token, notebooks, _owner = lab
     wait_http("http://127.0.0.1:8888/api", 120)
     shots = ROOT / "results" / "browser"
     shots.mkdir(parents=True, exist_ok=True)

@@ -47,9 +47,9 @@ def test_cli_round_trip(tmp_path):
         assert praas("apps", "create", "demo", "--code", str(ROOT / "examples" / "counter.py")).returncode == 0
         assert praas("processes", "create", "demo", "alice").returncode == 0
         r = praas("invoke", "demo", "add", '{"n": 2}', "-p", "bob")
-        assert r.returncode == 1 and "ProcessNotFound" in r.stderr  # typed error, exit code 1
+        assert r.returncode == 4 and "ProcessNotFound" in r.stderr  # typed error, exit code 4: not found
         r = praas("invoke", "demo", "add", '{"n": 2, "notify": "bob"}', "-p", "alice")
-        assert r.returncode == 1 and "ProcessNotFound" in r.stderr  # raised inside the function (after its
+        assert r.returncode == 4 and "ProcessNotFound" in r.stderr  # raised inside the function (after its
         # state write: a function is not a transaction), still typed
         assert json.loads(praas("invoke", "demo", "add", '{"n": 2}', "-p", "alice").stdout) == {"total": 4}
         assert json.loads(praas("invoke", "demo", "add", '{"n": 3}', "-p", "alice", "--direct").stdout) == {"total": 7}
@@ -65,10 +65,14 @@ def test_cli_round_trip(tmp_path):
         assert json.loads(praas("invoke", "demo", "add", '{"n": 0}', "-p", "alice").stdout) == {"total": 7}
         # a function's error: one line, the remote traceback only with --verbose
         err = praas("invoke", "demo", "add", '{"n": "x"}', "-p", "alice")
-        assert err.returncode == 1 and "InvocationError" in err.stderr and "Traceback" not in err.stderr
+        assert err.returncode == 6 and "InvocationError (TypeError)" in err.stderr and "Traceback" not in err.stderr
         assert "--verbose" in err.stderr
         err = praas("--verbose", "invoke", "demo", "add", '{"n": "x"}', "-p", "alice")
-        assert err.returncode == 1 and "Traceback" in err.stderr
+        assert err.returncode == 6 and "Traceback" in err.stderr
+        err = praas("invoke", "demo", "add", '{"n": "x"}', "-p", "alice", "--verbose")  # after the command too
+        assert err.returncode == 6 and "Traceback" in err.stderr
+        assert praas("info", "--token", "wrong").returncode == 3  # unauthorized: the token is checked
+        assert praas("info", "--url", f"http://127.0.0.1:{free_port()}").returncode == 5  # unreachable
         # a stopped process: the message says what to do
         assert praas("processes", "stop", "demo", "alice").returncode == 0
         stopped = praas("invoke", "demo", "add", '{"n": 1}', "-p", "alice")
@@ -76,3 +80,10 @@ def test_cli_round_trip(tmp_path):
     finally:
         server.terminate()
         server.wait(20)
+    # the server recorded in endpoint.json is gone: said as such, in one line, exit code 5
+    gone = praas("apps", "list")
+    assert gone.returncode == 5 and "is not running" in gone.stderr and str(server.pid) in gone.stderr, gone.stderr
+    assert gone.stderr.count("\n") == 1
+    for cmd in ([sys.executable, "-m", "praas_kit.cli", "--version"], [sys.executable, "-m", "praas_kit", "--version"]):
+        shown = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and shown.stdout.startswith("praas-kit "), shown

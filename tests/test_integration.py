@@ -150,6 +150,12 @@ def test_function_errors_are_typed(app):
     with pytest.raises(InvocationError) as info:
         app.invoke("boom", process="err")
     assert "boom from inside" in str(info.value)
+    # the built-in exception a function raised can be caught as such, direct and through the control plane
+    for call in (lambda: p.invoke("boom"), lambda: app.invoke("boom", process="err")):
+        with pytest.raises(ValueError) as caught:
+            call()
+        assert isinstance(caught.value, InvocationError) and caught.value.remote_type == "ValueError"
+        assert "boom from inside" in str(caught.value)
     assert p.invoke("echo", b"still fine").payload == b"still fine"
 
 

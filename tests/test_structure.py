@@ -156,7 +156,7 @@ def test_public_names() -> None:
         "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
         "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "Overloaded", "ProtocolError", "BackendError",
         "StorageError",
-        "SnapshotNotFound", "Unauthorized", "BadRequest",
+        "SnapshotNotFound", "Unauthorized", "ControlPlaneUnreachable", "BadRequest",
     ])
     for name in praas_kit.__all__:
         assert getattr(praas_kit, name) is not None

@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from conftest import APP_CODE, BACKEND_NEEDS, SWARM_TEST_OPTIONS, make_plane, unique
+
+import praas_kit
 
 
 def test_a_process_is_a_one_replica_service_with_limits_reservations_and_a_private_secret(tmp_path: Path) -> None:
@@ -32,6 +35,17 @@ def test_a_process_is_a_one_replica_service_with_limits_reservations_and_a_priva
         published = [port["PublishedPort"] for port in task["ports"] if port["TargetPort"] == 8000]
         assert task["state"] == "running" and p.address == f"tcp://{backend.node_address(task['node'])}:{published[0]}"
         assert p.invoke("echo", b"from the host").payload == b"from the host"
+
+        # a process no node has room for is refused at once (before: the start waited 30 s for a hello)
+        backend.reserve = 1.0
+        t0 = time.monotonic()
+        with pytest.raises(praas_kit.PraasError, match=r"reserves 16\.00 vCPU .* unreserved"):
+            app.create_process("big", vcpus=16, memory_mb=128)
+        assert time.monotonic() - t0 < 15
+        backend.reserve = reserve
+        assert app.process("big").status == "FAILED"
+        assert not [s for s in backend.services() if "-big-" in s["Spec"]["Name"]]
+        app.delete_process("big")
 
         (container,) = backend.client.containers.list(filters={"label": f"praas-kit.incarnation={rec.incarnation}"})
         as_runtime = container.exec_run(["cat", SECRET_TARGET], user=backend.run_as)

@@ -225,3 +225,36 @@ def test_a_world_of_ten_thousand_processes_fits_in_a_frame():
     for bad in (b"[1, 2]", b"not json", b"\xff"):
         with pytest.raises(ProtocolError):
             wire.parse_world(bad)
+
+
+def test_a_remote_builtin_exception_is_that_builtin_and_an_invocation_error() -> None:
+    from praas_kit.errors import InvocationError, PraasError, from_dict
+
+    err = from_dict({"type": "InvocationError", "message": "f raised KeyError: 'k'", "remote_type": "KeyError"})
+    assert isinstance(err, KeyError) and isinstance(err, InvocationError) and isinstance(err, PraasError)
+    assert str(err) == "f raised KeyError: 'k'"  # the message, not KeyError's quoting
+    assert err.to_dict() == {"type": "InvocationError", "message": "f raised KeyError: 'k'", "remote_type": "KeyError"}
+    assert isinstance(from_dict({"type": "InvocationError", "message": "m", "remote_type": "OSError"}), OSError)
+    for name in ("UnicodeDecodeError", "NoSuchName", "PraasError", "print"):  # other arguments, unknown, not errors
+        plain = from_dict({"type": "InvocationError", "message": "m", "remote_type": name})
+        assert type(plain) is InvocationError
+
+
+def test_bench_check_exits_7_when_a_target_is_missed(tmp_path, monkeypatch) -> None:
+    import sys
+    import types
+
+    from typer.testing import CliRunner
+
+    from praas_kit import bench, cli
+    from praas_kit.bench.common import BenchRun, Figure
+
+    fake = types.ModuleType("fake_bench")
+    fake.run = lambda target, quick: BenchRun([], tmp_path / "x.csv", tmp_path / "x.json")  # type: ignore[attr-defined]
+    fake.summarise = lambda rows: [Figure("speed", "1 ms", "< 0.5 ms", False, "what it measures")]  # type: ignore
+    monkeypatch.setitem(sys.modules, "fake_bench", fake)
+    monkeypatch.setitem(bench.BENCHMARKS, "fake", ("fake_bench", "run"))
+    runner = CliRunner()
+    assert runner.invoke(cli.app, ["bench", "fake", "--out", str(tmp_path)]).exit_code == 0
+    checked = runner.invoke(cli.app, ["bench", "fake", "--out", str(tmp_path), "--check"])
+    assert checked.exit_code == cli.EXIT_MISSED == 7 and "MISSED" in checked.output

@@ -6,8 +6,10 @@ label) on an attachable overlay network, placed by Swarm, with
 * restart policy ``none``: a task that dies is never restarted with empty state; its exit is reported
   through ``on_exit`` (the control plane marks the process FAILED; swap-in restores its last snapshot,
   on whichever node Swarm picks);
-* ``vcpus`` and ``memory_mb`` as resource **limits and reservations** (``reserve`` scales the
-  reservations down to overcommit a small cluster, e.g. the tests on a 2-vCPU machine);
+* ``vcpus`` and ``memory_mb`` as resource **limits and reservations** (``reserve``, 0.25 by default, scales
+  the reservations: a quarter of the limits overcommits a small cluster such as a laptop's single node, 1.0
+  guarantees each process its limits); a process no node has room for is refused at once, naming its
+  reservation and the free capacity;
 * code as Swarm *configs*: one per file of the module or package, mounted read-only under ``/code``,
   so it reaches every node through the managers (no shared disk needed; 500 KB per file);
 * secrets (the hello secret, the CurveZMQ keys, the swap store's spec) as a Swarm *secret* readable by
@@ -68,6 +70,8 @@ DEFAULT_NETWORK = "praas-swarm"
 SECRET_TARGET = "/run/secrets/praas-secrets"
 MAX_CONFIG_BYTES = 500 * 1024  #: Swarm's limit for one config
 MIN_MEMORY = 4 << 20  #: Swarm's smallest memory reservation
+DEFAULT_RESERVE = 0.25  #: reservations a quarter of the limits: 8 default processes (1 vCPU) on 2 vCPUs
+PLACEMENT_WAIT = 5.0  #: seconds a start waits for Swarm to place the task before it leaves that to the hello
 LIVE_STATES = ("new", "allocated", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running")
 
 
@@ -137,7 +141,8 @@ class SwarmBackend(containers.ControlAddress, Backend):
             or this container's IP on the network when the control plane runs in a container.
         control_bind: interface the control plane's process endpoint binds; ``None``: ``control_host``
             (``0.0.0.0`` in a container).
-        reserve: fraction of ``vcpus``/``memory_mb`` reserved (1.0: reservations equal the limits).
+        reserve: fraction of ``vcpus``/``memory_mb`` reserved (default 0.25, so a laptop's single-node Swarm
+            holds several default processes; 1.0: reservations equal the limits, capacity guaranteed).
         constraints: Swarm placement constraints for every process (e.g. ``["node.role==worker"]``).
         stop_grace: seconds between SIGTERM and SIGKILL when a service is removed.
         poll_interval: seconds between two looks at the task list.
@@ -151,7 +156,7 @@ class SwarmBackend(containers.ControlAddress, Backend):
 
     def __init__(self, network: str | None = None, image: str | None = None, label_prefix: str = "praas-kit",
                  run_as: str = "10001:10001", control_host: str | None = None, control_bind: str | None = None,
-                 reserve: float = 1.0, constraints: list[str] | None = None, stop_grace: float = 2.0,
+                 reserve: float = DEFAULT_RESERVE, constraints: list[str] | None = None, stop_grace: float = 2.0,
                  poll_interval: float = 0.25, base_url: str | None = None, timeout: float = 60.0) -> None:
         if not 0 <= reserve <= 1:
             raise BackendError(f"reserve must be between 0 and 1, not {reserve!r}")
@@ -262,8 +267,30 @@ class SwarmBackend(containers.ControlAddress, Backend):
             raise BackendError(f"cannot create Swarm service {name}: {exc}") from None
         self.exits.track(sid, Tracked(name, on_exit))
         log.info("created service %s (%s) for %s/%s", name, sid[:12], spec.app, spec.proc)
+        self._check_placement(sid, secret, name, cpus * self.reserve / 1e9, int(memory * self.reserve) >> 20)
         return {"service": sid, "name": name, "image": image, "network": self.network_name, "secret": secret,
                 "owner": self.owner}
+
+    def _check_placement(self, sid: str, secret: str, name: str, cpus: float, mib: int) -> None:
+        """Wait until Swarm has placed the task (at most :data:`PLACEMENT_WAIT` s); if no node has room for its
+        reservation, remove the service and raise :class:`BackendError` naming the reservation and the free
+        capacity at once (else the start would wait for a hello that never comes)."""
+        deadline = time.monotonic() + PLACEMENT_WAIT
+        while time.monotonic() < deadline:
+            tasks = self._tasks({"service": sid, "name": name})
+            status = tasks[-1].get("Status", {}) if tasks else {}
+            if status.get("State") not in (None, "new", "allocated", "pending"):
+                return  # placed
+            if "insufficient resources" in str(status.get("Err", "")):
+                free_cpus, free_mib = swarm_engine.free_capacity(self.client)
+                self._remove_service(sid)
+                self._remove_secret(secret)
+                self.exits.forget(sid)
+                raise BackendError(
+                    f"Swarm cannot place {name}: it reserves {cpus:.2f} vCPU and {mib} MiB ({self.reserve:.0%} of "
+                    f"its limits) and the nodes have {free_cpus:.2f} vCPU and {free_mib:.0f} MiB unreserved: give "
+                    "it fewer vcpus/memory_mb, lower the backend's reserve (PRAAS_SWARM_RESERVE), or add nodes")
+            time.sleep(0.05)
 
     def check_code(self, code: str, image: str | None = None) -> list[str]:
         """The code check in a throw-away container of the application's image on this manager's engine."""

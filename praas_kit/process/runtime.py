@@ -152,8 +152,9 @@ class ProcessRuntime:
         except PraasError:
             raise
         except Exception as exc:
-            raise InvocationError(f"{inv.function} raised {type(exc).__name__}: {exc}",
-                                  traceback=traceback.format_exc()) from None
+            kind = type(exc)
+            raise InvocationError(f"{inv.function} raised {kind.__name__}: {exc}", traceback=traceback.format_exc(),
+                                  remote_type=kind.__name__ if kind.__module__ == "builtins" else None) from None
 
     def _execute(self, item: Work) -> None:
         """Run one invocation on this pool thread and send its result."""

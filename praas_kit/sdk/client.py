@@ -19,7 +19,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from praas_kit.errors import InvalidArgument, InvalidState, PayloadTooLarge, PraasError, Unauthorized, from_dict
+from praas_kit.errors import (
+    ControlPlaneUnreachable,
+    InvalidArgument,
+    InvalidState,
+    PayloadTooLarge,
+    PraasError,
+    Unauthorized,
+    from_dict,
+)
 from praas_kit.home import default_home, read_endpoint, read_token
 from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import Status
@@ -69,7 +77,7 @@ class ControlPlaneClient:
         try:
             resp = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise PraasError(f"cannot reach the control plane at {self.url}: {exc}") from None
+            raise ControlPlaneUnreachable(f"cannot reach the control plane at {self.url}: {exc}") from None
         if resp.status_code >= 400:
             try:
                 body = resp.json()

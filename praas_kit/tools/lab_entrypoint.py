@@ -2,10 +2,12 @@
 
 ``python -m praas_kit.tools.lab_entrypoint COMMAND...``. The folder ``/home/praas/notebooks`` is bind-mounted
 from the host and owned by the host user, whose uid is rarely the image user's (10001), so the lab could not
-save a notebook. Started as root, this gives the image user ``praas`` the folder owner's uid and gid (a
-root-owned folder keeps 10001), hands the user's own home (not the mounted folders) to it, and runs COMMAND
-as that user. The control plane's token file (``$PRAAS_HOME/token``) is readable by uid 10001 only, so, still
-as root, it reads the token into ``PRAAS_TOKEN`` for Jupyter and its kernels (``praas_kit.connect()`` with no
+save a notebook. Started as root, this gives the image user ``praas`` the folder owner's uid and gid, hands
+the user's own home (not the mounted folders) to it, and runs COMMAND as that user. When root owns the folder
+(a clone made as root, the README's setup), the lab runs as root in its container instead (Jupyter with
+``--allow-root``), so notebooks can be created and saved there without changing the host folder's owner.
+The control plane's token file (``$PRAAS_HOME/token``) is readable by uid 10001 only, so, still as root, it
+reads the token into ``PRAAS_TOKEN`` for Jupyter and its kernels (``praas_kit.connect()`` with no
 arguments then works from any notebook). Started as any other user, it runs COMMAND unchanged.
 """
 
@@ -24,12 +26,11 @@ DEFAULT_ID = 10001
 
 
 def owner(path: Path) -> tuple[int, int]:
-    """(uid, gid) the lab should run as for ``path``: its owner, or the default user for root or no folder."""
+    """(uid, gid) the lab should run as for ``path``: its owner (root included), or the default user when there
+    is no folder."""
     try:
         st = path.stat()
     except OSError:
-        return DEFAULT_ID, DEFAULT_ID
-    if st.st_uid == 0:
         return DEFAULT_ID, DEFAULT_ID
     return st.st_uid, st.st_gid
 
@@ -68,10 +69,14 @@ def main(argv: list[str]) -> None:
         if token and not os.environ.get("PRAAS_TOKEN"):
             os.environ["PRAAS_TOKEN"] = token
         uid, gid = owner(NOTEBOOKS)
-        adopt(uid, gid)
-        os.setgroups([gid])
-        os.setgid(gid)
-        os.setuid(uid)
+        if uid == 0:  # the folder's owner is root: so is the lab (in its container), or it could not save
+            if Path(argv[0]).name == "jupyter":
+                argv = [*argv, "--allow-root"]
+        else:
+            adopt(uid, gid)
+            os.setgroups([gid])
+            os.setgid(gid)
+            os.setuid(uid)
         os.environ["HOME"] = str(HOME)
     os.execvp(argv[0], argv)
 
