@@ -182,3 +182,28 @@ def test_sdk_models_follow_the_response_models() -> None:
 
 def test_py_typed_marker_ships() -> None:
     assert (PKG / "py.typed").exists()
+
+
+def test_every_direct_import_is_declared() -> None:
+    """Each third-party module the package imports belongs to a distribution pyproject.toml names, in its
+    dependencies or an extra (a transitive dependency may disappear with its parent's next release)."""
+    import ast
+    import importlib.metadata
+    import sys
+    import tomllib
+
+    project = tomllib.loads((PKG.parent / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=\[; ]", d, maxsplit=1)[0].lower().replace("_", "-")
+                for d in [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]}
+    modules = set()
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module.split(".")[0])
+    third_party = modules - set(sys.stdlib_module_names) - {"praas_kit", "__future__"}
+    owners = importlib.metadata.packages_distributions()
+    undeclared = {m: owners.get(m) for m in third_party
+                  if not {d.lower().replace("_", "-") for d in owners.get(m, [m])} & declared}
+    assert undeclared == {}
