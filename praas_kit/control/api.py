@@ -2,9 +2,10 @@
 
 Errors are JSON ``{"error": {"type", "message", "traceback"?}}`` with the status of their class.
 Every route except ``/healthz`` needs the token: ``Authorization: Bearer <token>``. The documentation
-pages a browser opens (``/docs``, ``/redoc``) take it once as ``?token=`` and keep it in an HttpOnly
-cookie that opens the OpenAPI document they load and nothing else (a page of another site or port cannot use
-it to call a route); "Try it out" needs the token given to the page's Authorize button. Request bodies are
+pages a browser opens (``/docs``, ``/redoc``; their scripts are served from ``/docs-assets``, so they work
+offline) take it once as ``?token=`` and keep it in an HttpOnly cookie that opens the OpenAPI document and
+those scripts and nothing else (a page of another site or port cannot use it to call a route); "Try it out"
+needs the token given to the page's Authorize button. Request bodies are
 read with a limit (the payload limit for invocations, 1 MiB otherwise) and refused with 413 as soon as they
 pass it, also when they are chunked.
 """
@@ -14,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -68,6 +71,10 @@ COOKIE = "praas_token"
 _BY_STATUS: dict[int, type[PraasError]] = {400: BadRequest, 401: Unauthorized, 405: BadRequest, 413: PayloadTooLarge,
                                            422: BadRequest}
 JSON_BODY_LIMIT = 1 << 20
+ASSETS_ROUTE = "/docs-assets"
+#: the files the docs pages load, from the fastapi-offline package (Swagger UI and ReDoc builds)
+DOCS_ASSETS = {p.name: p for p in (Path(fastapi_offline.__file__).parent / "static").iterdir()
+               if p.suffix in (".js", ".css", ".png")}
 
 
 class BodyLimit:
@@ -156,11 +163,24 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
 
     @api.get("/docs", include_in_schema=False)
     async def docs(request: Request, token: str | None = None) -> HTMLResponse:
-        return page(get_swagger_ui_html(openapi_url="/openapi.json", title=api.title), request, token)
+        return page(get_swagger_ui_html(openapi_url="/openapi.json", title=api.title,
+                                        swagger_js_url=f"{ASSETS_ROUTE}/swagger-ui-bundle.js",
+                                        swagger_css_url=f"{ASSETS_ROUTE}/swagger-ui.css",
+                                        swagger_favicon_url=f"{ASSETS_ROUTE}/favicon.png"), request, token)
 
     @api.get("/redoc", include_in_schema=False)
     async def redoc(request: Request, token: str | None = None) -> HTMLResponse:
-        return page(get_redoc_html(openapi_url="/openapi.json", title=api.title), request, token)
+        return page(get_redoc_html(openapi_url="/openapi.json", title=api.title,
+                                   redoc_js_url=f"{ASSETS_ROUTE}/redoc.standalone.js",
+                                   redoc_favicon_url=f"{ASSETS_ROUTE}/favicon.png", with_google_fonts=False),
+                    request, token)
+
+    @api.get(ASSETS_ROUTE + "/{name}", include_in_schema=False, dependencies=[Depends(docs_auth)])
+    async def docs_asset(name: str) -> FileResponse:
+        """Swagger UI's and ReDoc's files, served here (the docs work offline; no CDN sees the page load)."""
+        if name not in DOCS_ASSETS:
+            raise NotFound(f"no docs asset {name!r}")
+        return FileResponse(DOCS_ASSETS[name])
 
     @api.exception_handler(RecursionError)
     async def _nested(request: Request, exc: RecursionError) -> JSONResponse:

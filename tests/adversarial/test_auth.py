@@ -99,6 +99,15 @@ def test_rest_documents_need_the_token(cp):
         # could make the browser POST /invoke or /kill with it
         assert browser.put("/apps/csrf").status_code == 401
         assert browser.get("/apps").status_code == 401
+        # the docs work offline: their scripts come from the control plane, not a CDN
+        for page in ("/docs", "/redoc"):
+            html = browser.get(page).text
+            assert "/docs-assets/" in html and "cdn." not in html and "fonts.googleapis" not in html, page
+        js = browser.get("/docs-assets/swagger-ui-bundle.js")
+        assert js.status_code == 200 and len(js.content) > 100_000
+        assert browser.get("/docs-assets/redoc.standalone.js").status_code == 200
+        assert browser.get("/docs-assets/../token").status_code in (401, 404)
+    assert httpx.get(cp.url + "/docs-assets/swagger-ui-bundle.js").status_code == 401  # no cookie, no token
     assert "csrf" not in [a.name for a in cp.applications()]
     assert httpx.get(cp.url + "/healthz").status_code == 200
 
