@@ -113,7 +113,7 @@ def serve(
     def go() -> None:
         cfg = ControlPlaneConfig.from_env(host=host, port=port, home=home, backend=backend,
                                           idle_seconds=idle_seconds, function_workers=function_workers)
-        plane = ControlPlane(cfg)
+        plane = ControlPlane(cfg, console=True)
         typer.echo(f"praas control plane at {plane.url}\n  OpenAPI: {plane.url}/docs ({plane.url}/openapi.json)\n"
                    f"  token:   {cfg.home / 'token'}\n  Ctrl-C: "
                    + ("stops every process (state discarded)" if fast_stop else
@@ -315,6 +315,46 @@ def images_list() -> None:
 
     for spec in IMAGES:
         typer.echo(f"{spec.ref:28} {spec.dockerfile:26} on {spec.parent or 'the base image'}")
+
+
+@app.command()
+def logs(app_name: str = typer.Argument(..., metavar="APP"), process: str = typer.Argument(...),
+         tail: int = typer.Option(200, help="lines to show"),
+         follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new lines (Ctrl-C stops)"),
+         url: str | None = Url, token: str | None = Token) -> None:
+    """Print a process's log (what its functions and runtime printed); --follow keeps printing."""
+    import time
+
+    def go() -> None:
+        with _client(url, token) as cp:
+            proc = cp.application(app_name).process(process)
+            seen = proc.logs(tail).splitlines()
+            for line in seen:
+                typer.echo(line)
+            while follow:
+                time.sleep(1.0)
+                now = proc.logs(max(tail, 1000)).splitlines()
+                new = now[_overlap(seen, now):]
+                for line in new:
+                    typer.echo(line)
+                seen = now
+
+    try:
+        _run(go)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def _overlap(before: list[str], now: list[str]) -> int:
+    """Where the lines of ``now`` not printed yet begin: just after the last place where the last lines of
+    ``before`` (up to 20 of them) appear in ``now``; 0 if they do not (a new incarnation's log)."""
+    m = min(len(before), 20)
+    if not m:
+        return 0
+    for i in range(len(now), m - 1, -1):
+        if now[i - m:i] == before[-m:]:
+            return i
+    return 0
 
 
 @app.command()

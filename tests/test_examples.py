@@ -73,6 +73,27 @@ def test_cli_round_trip(tmp_path):
         assert err.returncode == 6 and "Traceback" in err.stderr
         assert praas("info", "--token", "wrong").returncode == 3  # unauthorized: the token is checked
         assert praas("info", "--url", f"http://127.0.0.1:{free_port()}").returncode == 5  # unreachable
+        # a process's log, and --follow printing what a function prints after it started
+        assert praas("apps", "create", "talk", "--code", str(ROOT / "tests" / "apps" / "testapp.py")).returncode == 0
+        assert praas("processes", "create", "talk", "t").returncode == 0
+        assert praas("logs", "talk", "t", "--tail", "5").returncode == 0
+        follow = subprocess.Popen([sys.executable, "-m", "praas_kit.cli", "logs", "talk", "t", "--follow"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            time.sleep(1.5)
+            assert praas("invoke", "talk", "say", "hello-follow", "-p", "t", "--direct").returncode == 0
+            import selectors
+
+            sel, seen, deadline = selectors.DefaultSelector(), "", time.monotonic() + 15
+            sel.register(follow.stdout, selectors.EVENT_READ)
+            while "hello-follow" not in seen and time.monotonic() < deadline:
+                if sel.select(timeout=1):
+                    seen += follow.stdout.readline()
+            assert "hello-follow" in seen, seen
+        finally:
+            follow.terminate()
+            follow.wait(10)
+            follow.stdout.close()
         # a stopped process: the message says what to do
         assert praas("processes", "stop", "demo", "alice").returncode == 0
         stopped = praas("invoke", "demo", "add", '{"n": 1}', "-p", "alice")

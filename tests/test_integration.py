@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from conftest import unique, wait_for
 
 import praas_kit
 from praas_kit import (
@@ -284,3 +285,11 @@ def test_a_stale_handle_finds_its_process_after_a_swap_elsewhere(app):
     other.swap()
     other.swapin()
     assert p.invoke("echo", b"y").payload == b"y"
+
+
+def test_a_process_log_holds_what_its_functions_print(app):
+    p = app.create_process("talker")
+    marker = f"printed-{unique('m')}"
+    p.invoke("say", marker)
+    assert wait_for(lambda: marker in p.logs(), timeout=15), p.logs()
+    assert len(p.logs(tail=1).splitlines()) <= 1

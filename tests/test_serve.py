@@ -121,9 +121,12 @@ def test_stopping_a_server_swaps_its_processes_out_and_a_restart_brings_them_bac
         app = cp.create_application("demo", code=COUNTER)
         assert app.create_process("alice").invoke("add", {"n": 9}).json() == {"total": 9}
         assert app.create_process("bob").invoke("add", {"n": 4}).json() == {"total": 4}
+        with pytest.raises(praas_kit.ApplicationNotFound):
+            cp.application("nope")
     first.popen.send_signal(sig)
     code, _, err = first.finish()
     assert code == 0, err
+    assert "GET /apps/nope" in err and "ApplicationNotFound" in err  # the console logs requests and errors
     assert "swapped out 2 process(es)" in err and "demo/alice: saved" in err and "demo/bob: saved" in err, err
     again = Server(tmp_path, _free_port())
     servers.append(again)

@@ -190,6 +190,7 @@ def test_every_direct_import_is_declared() -> None:
     import ast
     import importlib.metadata
     import sys
+
     import tomllib
 
     project = tomllib.loads((PKG.parent / "pyproject.toml").read_text())["project"]

@@ -13,16 +13,17 @@ pass it, also when they are chunked.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 import fastapi_offline
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -70,6 +71,8 @@ def group(controller: Controller, recs: list[ProcRecord], app: str | None) -> di
 COOKIE = "praas_token"
 _BY_STATUS: dict[int, type[PraasError]] = {400: BadRequest, 401: Unauthorized, 405: BadRequest, 413: PayloadTooLarge,
                                            422: BadRequest}
+log = logging.getLogger("praas_kit.control.api")
+
 JSON_BODY_LIMIT = 1 << 20
 ASSETS_ROUTE = "/docs-assets"
 #: the files the docs pages load, from the fastapi-offline package (Swagger UI and ReDoc builds)
@@ -188,6 +191,8 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
 
     @api.exception_handler(PraasError)
     async def _praas_error(request: Request, exc: PraasError) -> JSONResponse:
+        (log.warning if exc.status >= 500 else log.info)("%s %s -> %d %s: %s", request.method, request.url.path,
+                                                          exc.status, type(exc).__name__, exc.message[:300])
         return error_response(exc)
 
     @api.exception_handler(RequestValidationError)
@@ -277,6 +282,15 @@ def create_app(controller: Controller, token: str, gateway: Gateway | None = Non
     def get_process(app: str, proc: str) -> dict[str, Any]:
         """Describe one process."""
         return controller.describe(controller.get_process(app, proc))
+
+    @api.get("/apps/{app}/processes/{proc}/logs", dependencies=guarded, responses=ERRORS, tags=["processes"],
+             response_class=PlainTextResponse)
+    def process_logs(app: str, proc: str, tail: int = Query(200, ge=1, le=100_000)) -> str:
+        """The last ``tail`` lines its runtime printed (stdout and stderr); of its last incarnation when none
+        runs now (what the backend kept, or the tail the control plane kept when it failed)."""
+        rec = controller.get_process(app, proc)
+        text = controller.backend.logs(rec.handle, tail=tail) if rec.handle else ""
+        return text or "\n".join((rec.log or "").splitlines()[-tail:])
 
     @api.post("/apps/{app}/processes/{proc}/swap", dependencies=guarded, responses=ERRORS, tags=["processes"],
               response_model=SwapReportModel)

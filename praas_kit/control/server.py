@@ -52,7 +52,8 @@ def _bind(host: str, port: int) -> socket.socket:
 class ControlPlane:
     """A controller plus its HTTP server. Use :meth:`serve_forever` or :meth:`start` / :meth:`close`."""
 
-    def __init__(self, cfg: ControlPlaneConfig) -> None:
+    def __init__(self, cfg: ControlPlaneConfig, console: bool = False) -> None:
+        """``console``: log every request (uvicorn's access log) and every error reply, for ``praas serve``."""
         self.cfg = cfg
         home_lock = lock_home(cfg.home)  # first: a second server on this home says which one holds it
         try:
@@ -79,8 +80,8 @@ class ControlPlane:
             raise
         self.app = create_app(self.controller, self.token, self.gateway)
         self.url = f"http://{'127.0.0.1' if cfg.host in ('0.0.0.0', '') else cfg.host}:{port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host=cfg.host, port=port, log_level="warning",
-                                                     access_log=False, lifespan="off"))
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host=cfg.host, port=port, lifespan="off",
+                                                     log_level="info" if console else "warning", access_log=console))
         self._thread: threading.Thread | None = None
 
     def _open_gateway(self) -> Gateway | None:

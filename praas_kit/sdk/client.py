@@ -285,6 +285,11 @@ class Process:
                     raise
         raise AssertionError("unreachable")
 
+    def logs(self, tail: int = 200) -> str:
+        """The last ``tail`` lines its runtime printed (of its last incarnation when none runs)."""
+        return self.app.cp.request("GET", f"/apps/{self.app.name}/processes/{self.name}/logs",
+                                   params={"tail": tail}).text
+
     def swap(self) -> SwapReport:
         """Swap out; what was written."""
         report = self.app.cp.request("POST", f"/apps/{self.app.name}/processes/{self.name}/swap").json()

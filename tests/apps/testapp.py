@@ -149,3 +149,9 @@ def hold(inv, ctx):
     """Keep a worker for a second, whatever the payload; its size."""
     time.sleep(1.0)
     return len(inv.payload)
+
+
+@function
+def say(inv, ctx):
+    """Print the payload (it lands in the process's log)."""
+    print(inv.text, flush=True)
