@@ -208,3 +208,18 @@ def test_every_direct_import_is_declared() -> None:
     undeclared = {m: owners.get(m) for m in third_party
                   if not {d.lower().replace("_", "-") for d in owners.get(m, [m])} & declared}
     assert undeclared == {}
+
+
+def test_the_readme_lists_every_environment_variable() -> None:
+    """The README's table is what ``praas_kit.envdoc`` generates, and every ``PRAAS_*`` name the code uses is
+    in it (a family like ``PRAAS_DOCKER_<OPTION>`` by its prefix)."""
+    from praas_kit import envdoc
+
+    readme = (PKG.parent / "README.md").read_text()
+    start, end = readme.index(envdoc.START), readme.index(envdoc.END) + len(envdoc.END)
+    assert readme[start:end] == envdoc.markdown(), "README's table is stale: paste `python -m praas_kit.envdoc`"
+    listed = {row[0] for row in envdoc.rows()}
+    quoted = r"""["'`]\{?(PRAAS_[A-Z0-9_]*[A-Z0-9]_?)"""  # in strings and docs (PRAAS_WHEEL is a constant)
+    used = {m for p in PKG.rglob("*.py") for m in re.findall(quoted, p.read_text())}
+    missing = {v for v in used if v not in listed and not v.startswith(envdoc.PREFIXES)}
+    assert missing == set()

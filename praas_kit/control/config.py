@@ -44,10 +44,11 @@ def _f(env: str, default: Any = None, factory: Any = None) -> Any:
 class ControlPlaneConfig:
     """Settings of one control plane. Times are seconds, sizes bytes unless the name says otherwise."""
 
-    home: Path = _f("PRAAS_HOME", factory=default_home)
-    host: str = _f("PRAAS_HOST", "127.0.0.1")
-    port: int = _f("PRAAS_PORT", 8080)
-    backend: str = _f("PRAAS_BACKEND", "local")
+    home: Path = _f("PRAAS_HOME", factory=default_home)  # registry, token, lock and swaps (default ~/.praas)
+    host: str = _f("PRAAS_HOST", "127.0.0.1")  # the REST API's interface
+    port: int = _f("PRAAS_PORT", 8080)  # the REST API's port (0: any free port)
+    backend: str = _f("PRAAS_BACKEND", "local")  # compute backend: local, docker or swarm
+    #: JSON options of the backend (or PRAAS_<BACKEND>_<OPTION>)
     backend_options: dict[str, Any] = _f("PRAAS_BACKEND_OPTIONS", factory=dict)
     swap_store: dict[str, Any] | None = _f("PRAAS_SWAP_STORE_SPEC")  # None: a directory store under home/swaps
     token: str | None = _f("PRAAS_TOKEN")  # None: read home/token or create one
@@ -57,20 +58,23 @@ class ControlPlaneConfig:
     dataplane_auth: str = _f("PRAAS_DATAPLANE_AUTH", "curve")  # "curve" (CurveZMQ + ZAP) or "none"
     idle_seconds: float | None = _f("PRAAS_IDLE_SECONDS")  # downscaler threshold; None disables it
     downscaler_interval: float | None = _f("PRAAS_DOWNSCALER_INTERVAL")  # default: idle/4, within [0.2, 30]
-    function_workers: int = _f("PRAAS_FUNCTION_WORKERS", DEFAULT_WORKERS)
-    max_payload: int = _f("PRAAS_MAX_PAYLOAD", DEFAULT_MAX_PAYLOAD)
-    create_timeout: float = _f("PRAAS_CREATE_TIMEOUT", 30.0)
-    swap_timeout: float = _f("PRAAS_SWAP_TIMEOUT", 300.0)
-    invoke_timeout: float = _f("PRAAS_INVOKE_TIMEOUT", DEFAULT_INVOKE_TIMEOUT)
+    function_workers: int = _f("PRAAS_FUNCTION_WORKERS", DEFAULT_WORKERS)  # worker threads per process
+    max_payload: int = _f("PRAAS_MAX_PAYLOAD", DEFAULT_MAX_PAYLOAD)  # bytes of one invocation payload or message
+    create_timeout: float = _f("PRAAS_CREATE_TIMEOUT", 30.0)  # seconds a new process may take to say hello
+    swap_timeout: float = _f("PRAAS_SWAP_TIMEOUT", 300.0)  # seconds a swap-out may take
+    invoke_timeout: float = _f("PRAAS_INVOKE_TIMEOUT", DEFAULT_INVOKE_TIMEOUT)  # default seconds of an invocation
+    #: seconds a swap-out waits for running invocations
     drain_timeout: float = _f("PRAAS_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT)
+    #: seconds between a process's metrics reports
     metrics_interval: float = _f("PRAAS_METRICS_INTERVAL", DEFAULT_METRICS_INTERVAL)
-    default_vcpus: float = _f("PRAAS_DEFAULT_VCPUS", 1.0)
+    default_vcpus: float = _f("PRAAS_DEFAULT_VCPUS", 1.0)  # vCPUs of a process when neither it nor its application says
+    #: memory (MiB) of a process when neither it nor its application says
     default_memory_mb: int = _f("PRAAS_DEFAULT_MEMORY_MB", 1024)
-    max_vcpus: float = _f("PRAAS_MAX_VCPUS", 16.0)
-    max_memory_mb: int = _f("PRAAS_MAX_MEMORY_MB", 65536)
+    max_vcpus: float = _f("PRAAS_MAX_VCPUS", 16.0)  # the most vCPUs a process may ask for
+    max_memory_mb: int = _f("PRAAS_MAX_MEMORY_MB", 65536)  # the most memory (MiB) a process may ask for
     mailbox_messages: int = _f("PRAAS_MAILBOX_MESSAGES", 100_000)  # bound of each process's mailbox
     mailbox_bytes: int | None = _f("PRAAS_MAILBOX_BYTES")  # None: a quarter of the process's memory
-    pool_prefix: str = _f("PRAAS_POOL_PREFIX", "pool-")
+    pool_prefix: str = _f("PRAAS_POOL_PREFIX", "pool-")  # name prefix of pooled processes
     code_roots: str | None = _f("PRAAS_CODE_ROOTS")  # os.pathsep-separated: application code only from there
     max_pooled: int = _f("PRAAS_MAX_POOLED", 64)  # pooled processes per application (all busy: Overloaded)
     ctl_port: int = _f("PRAAS_CTL_PORT", 0)  # the process endpoint's port (0: any free port)

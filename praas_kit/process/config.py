@@ -38,20 +38,25 @@ DEFAULT_BIND = "tcp://127.0.0.1:0"
 class ProcessConfig:
     """Settings of one process runtime (times in seconds, sizes in bytes)."""
 
-    app: str = field(metadata={"env": "PRAAS_APP"})
-    proc: str = field(metadata={"env": "PRAAS_PROCESS"})
+    app: str = field(metadata={"env": "PRAAS_APP"})  # its application
+    proc: str = field(metadata={"env": "PRAAS_PROCESS"})  # its name
     code: str | None = field(default=None, metadata={"env": "PRAAS_CODE"})  # module or package, as the runtime sees it
     control: str | None = field(default=None, metadata={"env": "PRAAS_CONTROL"})  # tcp://host:port of the endpoint
     bind: str = field(default=DEFAULT_BIND, metadata={"env": "PRAAS_BIND"})  # the data plane's ZeroMQ endpoint
     advertise: str | None = field(default=None, metadata={"env": "PRAAS_ADVERTISE"})  # host peers use to reach us
+    #: the directory its functions' files live in (part of its snapshot)
     state_dir: Path = field(default=Path("state"), metadata={"env": "PRAAS_STATE_DIR"})
-    workers: int = field(default=DEFAULT_WORKERS, metadata={"env": "PRAAS_WORKERS"})
+    workers: int = field(default=DEFAULT_WORKERS, metadata={"env": "PRAAS_WORKERS"})  # function worker threads
+    #: bytes of one payload or message
     max_payload: int = field(default=DEFAULT_MAX_PAYLOAD, metadata={"env": "PRAAS_MAX_PAYLOAD"})
     secrets_file: Path | None = field(default=None, metadata={"env": "PRAAS_SECRETS_FILE"})  # see write_secrets_file
     swapin: str | None = field(default=None, metadata={"env": "PRAAS_SWAPIN"})  # snapshot to restore at start
     parent_pid: int | None = field(default=None, metadata={"env": "PRAAS_PARENT_PID"})  # exit when it is gone
+    #: seconds between metrics reports
     metrics_interval: float = field(default=DEFAULT_METRICS_INTERVAL, metadata={"env": "PRAAS_METRICS_INTERVAL"})
+    #: seconds a swap-out waits for running invocations
     drain_timeout: float = field(default=DEFAULT_DRAIN_TIMEOUT, metadata={"env": "PRAAS_DRAIN_TIMEOUT"})
+    #: default seconds of a peer invocation
     invoke_timeout: float = field(default=DEFAULT_INVOKE_TIMEOUT, metadata={"env": "PRAAS_INVOKE_TIMEOUT"})
     mailbox_messages: int | None = field(default=None, metadata={"env": "PRAAS_MAILBOX_MESSAGES"})  # bound
     mailbox_bytes: int | None = field(default=None, metadata={"env": "PRAAS_MAILBOX_BYTES"})  # bound
