@@ -258,3 +258,13 @@ def test_bench_check_exits_7_when_a_target_is_missed(tmp_path, monkeypatch) -> N
     assert runner.invoke(cli.app, ["bench", "fake", "--out", str(tmp_path)]).exit_code == 0
     checked = runner.invoke(cli.app, ["bench", "fake", "--out", str(tmp_path), "--check"])
     assert checked.exit_code == cli.EXIT_MISSED == 7 and "MISSED" in checked.output
+
+
+def test_benchmark_metadata_records_the_resolved_package_versions() -> None:
+    import zmq
+
+    from praas_kit.bench.common import metadata
+
+    meta = metadata({"n": 1})
+    assert meta["packages"]["pyzmq"] == zmq.__version__ and meta["packages"]["praas-kit"]
+    assert len(meta["packages"]) > 20 and meta["params"] == {"n": 1}

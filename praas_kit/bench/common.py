@@ -117,8 +117,21 @@ def run_together(n: int, start: Callable[[int], Any]) -> tuple[float, list[Any]]
     return elapsed, results
 
 
+def installed_versions() -> dict[str, str]:
+    """The version of every distribution installed in this environment, by (normalised) name: what the run's
+    imports resolved to."""
+    import importlib.metadata
+
+    out = {}
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name:
+            out[name] = dist.version
+    return dict(sorted(out.items()))
+
+
 def metadata(params: dict[str, Any]) -> dict[str, Any]:
-    """Provenance recorded next to every result file."""
+    """Provenance recorded next to every result file (the packages' resolved versions among it)."""
     import zmq
 
     from praas_kit import __version__
@@ -128,7 +141,7 @@ def metadata(params: dict[str, Any]) -> dict[str, Any]:
         "git_commit": git_commit(), "git_dirty": git_dirty(), "python": platform.python_version(),
         "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "params": params,
+        "packages": installed_versions(), "params": params,
     }
 
 
