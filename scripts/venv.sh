@@ -3,6 +3,7 @@
 #   scripts/venv.sh            runtime (with the Docker SDK)
 #   scripts/venv.sh notebooks  with JupyterLab, papermill, matplotlib and the baselines' clients (the notebooks)
 #   scripts/venv.sh test       with the test, docker and baseline extras (JupyterLab too)
+# Installs the versions pinned in constraints.txt (scripts/lock.sh re-pins them).
 # Prints progress lines only (pip's own output goes to .venv/pip.log, shown if pip fails); safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,5 @@ pip_quiet() {
 }
 log "installing praas-kit${extras:+[$extras]} into .venv"
 pip_quiet install -q --upgrade pip
-pip_quiet install -q -e ".${extras:+[$extras]}"
+pip_quiet install -q -c constraints.txt -e ".${extras:+[$extras]}"  # the locked versions (scripts/lock.sh)
 log "done: run commands as .venv/bin/praas ..., or activate the environment first: source .venv/bin/activate"

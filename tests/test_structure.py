@@ -223,3 +223,25 @@ def test_the_readme_lists_every_environment_variable() -> None:
     used = {m for p in PKG.rglob("*.py") for m in re.findall(quoted, p.read_text())}
     missing = {v for v in used if v not in listed and not v.startswith(envdoc.PREFIXES)}
     assert missing == set()
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_environment_is_installed_from_the_lock() -> None:
+    """constraints.txt pins every distribution pyproject.toml names, and this environment has the pinned
+    versions (scripts/venv.sh installs with ``-c constraints.txt``; scripts/lock.sh re-pins)."""
+    import importlib.metadata
+
+    import tomllib
+
+    lock = PKG.parent / "constraints.txt"
+    pins = {_norm(n): v for n, v in (line.split("==", 1) for line in lock.read_text().splitlines() if "==" in line)}
+    project = tomllib.loads((PKG.parent / "pyproject.toml").read_text())["project"]
+    declared = {_norm(re.split(r"[<>=\[; ]", d, maxsplit=1)[0])
+                for d in [*project["dependencies"], *sum(project["optional-dependencies"].values(), [])]}
+    assert declared - set(pins) == set(), "run scripts/lock.sh"
+    installed = {_norm(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
+                 if d.metadata["Name"]}
+    assert {n: (v, installed[n]) for n, v in pins.items() if n in installed and installed[n] != v} == {}

@@ -85,6 +85,9 @@ def _fetch_wheels(plan: Plan, requirements: Sequence[str], dest: Path, what: str
     """
     version, machine, glibc = _image_python(plan)
     download = _target_download(version, machine, glibc)
+    lock = plan.repo / "constraints.txt"  # the versions every environment installs (scripts/lock.sh)
+    if lock.is_file():
+        download += ["--constraint", str(lock)]
     _pip([*download, "--dest", str(dest), *requirements], what)
     for _ in range(10):
         missing = _missing_in_image(plan, requirements, dest)
