@@ -59,6 +59,7 @@ class RouterThread:
                  curve_secret: bytes | None = None) -> None:
         self.ctx: zmq.Context[Any] = zmq.Context.instance()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._wake_lock = threading.Lock()
         self._outq: queue.SimpleQueue[tuple[Listener, list[Any]]] = queue.SimpleQueue()
         self._new: queue.SimpleQueue[Listener] = queue.SimpleQueue()
         self._listeners: dict[Any, Listener] = {}
@@ -104,9 +105,14 @@ class RouterThread:
         self.queue(self.main, [ident, *frames])
 
     def queue(self, listener: Listener, frames: list[Any]) -> None:
-        """Queue ``[ident, header, payload]`` on ``listener``'s socket (thread-safe, never blocks)."""
-        self._outq.put((listener, frames))
-        os.eventfd_write(self._wake, 1)
+        """Queue ``[ident, header, payload]`` on ``listener``'s socket (thread-safe, never blocks). Once the
+        thread is closed, frames are dropped (a relayed call that finishes after its control plane closed)."""
+        with self._wake_lock:  # the eventfd is not closed (and its number reused) under a sender
+            if not self._running:
+                log.debug("frame for the %s dropped: the control plane is closed", listener.name)
+                return
+            self._outq.put((listener, frames))
+            os.eventfd_write(self._wake, 1)
 
     def _flush_out(self, poller: zmq.Poller) -> None:
         try:
@@ -169,10 +175,12 @@ class RouterThread:
 
     def close(self) -> None:
         """Stop the thread and close every socket."""
-        self._running = False
-        os.eventfd_write(self._wake, 1)
+        with self._wake_lock:
+            self._running = False
+            os.eventfd_write(self._wake, 1)
         self._thread.join(5)
-        os.close(self._wake)
+        with self._wake_lock:
+            os.close(self._wake)
 
 
 __all__ = ["RouterThread", "Listener", "FrameHandler"]
