@@ -73,6 +73,9 @@ def _run(fn: Any) -> None:
             else:
                 typer.echo("(the remote traceback is shown with: praas --verbose ...)", err=True)
         raise typer.Exit(next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)) from None
+    except OSError as exc:  # a file or folder the command needs: one line, not a traceback
+        typer.secho(f"error: {type(exc).__name__}: {exc}", fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 def _version(show: bool) -> None:
@@ -449,6 +452,9 @@ def notebooks(folder: Path = typer.Option(Path("notebooks"), help="the folder of
 
         if backend not in BACKENDS:
             raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
+        if not folder.is_dir():
+            raise InvalidArgument(f"no notebooks folder {str(folder)!r} here ({Path.cwd()}): run this from the "
+                                  "praas-kit checkout, or pass --folder")
         os.environ["PRAAS_BACKEND"], os.environ["PRAAS_QUICK"] = backend, "1" if quick else "0"
         runs = nb.run_series(folder, out, only=only)
         for r in runs:

@@ -108,3 +108,10 @@ def test_cli_round_trip(tmp_path):
     for cmd in ([sys.executable, "-m", "praas_kit.cli", "--version"], [sys.executable, "-m", "praas_kit", "--version"]):
         shown = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         assert shown.returncode == 0 and shown.stdout.startswith("praas-kit "), shown
+
+
+def test_commands_outside_the_checkout_fail_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "praas_kit.cli", "notebooks", "--only", "00"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert "no notebooks folder" in done.stderr and "--folder" in done.stderr
