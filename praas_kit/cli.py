@@ -30,7 +30,7 @@ from praas_kit.errors import (
 
 app = typer.Typer(help="praas-kit: Process-as-a-Service. Serve a control plane and drive it.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-_state = {"verbose": False}
+_state: dict[str, Any] = {"verbose": False, "output": "auto"}
 apps_cli = typer.Typer(help="Applications: create, list, show, delete.", no_args_is_help=True)
 procs_cli = typer.Typer(help="Processes: create, list, show, swap, swapin, stop, delete.", no_args_is_help=True)
 images_cli = typer.Typer(help="Container images: build them (from scratch, offline base).", no_args_is_help=True)
@@ -49,7 +49,49 @@ def _client(url: str | None, token: str | None) -> Any:
 
 
 def _out(obj: Any) -> None:
-    typer.echo(json.dumps(obj, indent=2, default=str))
+    """Print a command's answer: a table for a person (``-o table``, the default on a terminal), JSON for a
+    program (``-o json``, the default when the output is piped)."""
+    mode = _state["output"]
+    if mode == "json" or (mode == "auto" and not sys.stdout.isatty()):
+        typer.echo(json.dumps(obj, indent=2, default=str))
+        return
+    from rich.console import Console
+
+    Console(width=max(100, Console().width)).print(_table(obj))
+
+
+def _table(obj: Any) -> Any:
+    """``obj`` as a rich table: a list of objects (a column per key), or one object (key, value); nested
+    values as compact JSON. ``{"active": [...], "swapped": [...]}``-like objects become one table per key."""
+    from rich.console import Group
+    from rich.table import Table
+
+    def cell(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
+
+    if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
+        return Group(*[_titled(_table(v), str(k)) for k, v in obj.items()])
+    if isinstance(obj, list) and all(isinstance(row, dict) for row in obj):
+        present = list(dict.fromkeys(k for row in obj for k in row))
+        columns = [c for c in TABLE_COLUMNS if c in present] or present  # what a person looks for first
+        table = Table(*columns, show_lines=False)
+        for row in obj:
+            table.add_row(*[cell(row.get(c, "")) for c in columns])
+        return table
+    table = Table("field", "value", show_header=False)
+    for key, value in (obj.items() if isinstance(obj, dict) else [("value", obj)]):
+        table.add_row(str(key), cell(value))
+    return table
+
+
+#: the columns a table of applications, processes or snapshots shows (all of them: ``-o json``)
+TABLE_COLUMNS = ("app", "name", "status", "vcpus", "memory_mb", "function_workers", "pooled", "address", "code",
+                 "image", "snapshot", "bytes", "seconds", "error")
+
+
+def _titled(table: Any, title: str) -> Any:
+    table.title = title
+    return table
 
 
 #: the exit code of a command that ends with one of these errors (the first that matches; else 1)
@@ -90,8 +132,12 @@ def _version(show: bool) -> None:
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="show remote tracebacks of errors (also "
                                        "accepted after the command)"),
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="print the version and exit")) -> None:
-    _state["verbose"] = verbose
+                                       help="print the version and exit"),
+          output: str = typer.Option("auto", "--output", "-o", help="answers as a table or json (auto: a table "
+                                     "on a terminal, JSON when piped)")) -> None:
+    if output not in ("auto", "table", "json"):
+        raise typer.BadParameter(f"--output must be auto, table or json, not {output!r}")
+    _state["verbose"], _state["output"] = verbose, output
 
 
 @app.command()
@@ -473,6 +519,12 @@ def main(argv: list[str] | None = None) -> None:
     if "--verbose" in args[1:]:
         args.remove("--verbose")
         args.insert(0, "--verbose")
+    for flag in ("-o", "--output"):  # also after the command, with its value
+        if flag in args[1:-1]:
+            i = args.index(flag, 1)
+            value = args[i + 1]
+            del args[i:i + 2]
+            args[:0] = [flag, value]
     app(args=args, prog_name="praas")
 
 

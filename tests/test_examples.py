@@ -55,8 +55,12 @@ def test_cli_round_trip(tmp_path):
         assert json.loads(praas("invoke", "demo", "add", '{"n": 3}', "-p", "alice", "--direct").stdout) == {"total": 7}
         assert json.loads(praas("processes", "swap", "demo", "alice").stdout)["bytes"] > 0
         assert praas("processes", "swapin", "demo", "alice").returncode == 0
-        listing = json.loads(praas("processes", "list", "demo").stdout)
+        listing = json.loads(praas("processes", "list", "demo").stdout)  # piped: JSON
         assert [p["name"] for p in listing["active"]] == ["alice"]
+        table = praas("processes", "list", "demo", "-o", "table").stdout  # a person's view
+        assert "alice" in table and "status" in table and "ALLOCATED" in table and not table.lstrip().startswith("{")
+        assert "─" in table or "━" in table
+        assert json.loads(praas("-o", "json", "apps", "list").stdout)[0]["name"] == "demo"
         bad = praas("apps", "create", "../x")
         assert bad.returncode == 1 and "InvalidName" in bad.stderr
         # JSON that does not parse is caught on the client, in one line; nothing is sent
