@@ -268,3 +268,13 @@ def test_benchmark_metadata_records_the_resolved_package_versions() -> None:
     meta = metadata({"n": 1})
     assert meta["packages"]["pyzmq"] == zmq.__version__ and meta["packages"]["praas-kit"]
     assert len(meta["packages"]) > 20 and meta["params"] == {"n": 1}
+
+
+def test_benchmark_tables_fit_100_columns() -> None:
+    from praas_kit.bench.common import Figure, format_figures
+
+    long = "what this figure measures, said at the length the benchmarks say it, " * 4
+    text = format_figures([Figure("direct 10 B p50 / transport", "1.07 x", "<= 1.5 x", True, long),
+                           Figure("swap-in 1 MiB", "12.3 ms", "", None, "short")])
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert "MISSED" not in text and "met" in text and "short" in text and text.startswith("figure")

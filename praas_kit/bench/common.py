@@ -68,13 +68,23 @@ class BenchRun:
     meta: Path
 
 
-def format_figures(figures: list[Figure]) -> str:
-    """The figures as a text table: figure, measured, target, verdict, meaning."""
-    table = [("figure", "measured", "target", "verdict", "what it measures")]
-    table += [(f.name, f.measured, f.target, f.verdict, f.meaning) for f in figures]
+TABLE_WIDTH = 100  #: columns a benchmark's table fits in
+
+
+def format_figures(figures: list[Figure], width: int = TABLE_WIDTH) -> str:
+    """The figures as a text table that fits ``width`` columns: figure, measured, target and verdict on a line,
+    then what the figure measures, indented and wrapped."""
+    import textwrap
+
+    table = [("figure", "measured", "target", "verdict")]
+    table += [(f.name, f.measured, f.target, f.verdict) for f in figures]
     widths = [max(len(row[i]) for row in table) for i in range(4)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-                     for row in table)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(table[0], widths, strict=True)).rstrip()]
+    for f, row in zip(figures, table[1:], strict=True):
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        lines += textwrap.wrap(line, width, subsequent_indent="    ") or [""]
+        lines += textwrap.wrap(f.meaning, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines)
 
 
 def time_calls(fn: Callable[[], Any], reps: int, warmup: int = 5, desc: str | None = None) -> list[float]:
