@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,24 @@ def scrub(nb: Any, root: Path) -> int:
     return changed
 
 
-def run(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None = None) -> NotebookRun:
+def _sections(nb: Any) -> list[str]:
+    """For each cell, the heading of the section it is in (the last Markdown heading above it)."""
+    out, current = [], ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heading = next((line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")),
+                           None)
+            current = heading or current
+        out.append(current)
+    return out
+
+
+def run(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None = None,
+        progress: Callable[[int, int, str], None] | None = None) -> NotebookRun:
     """Execute ``notebook`` (in its own folder, as Jupyter would) with ``parameters`` injected after its
     ``parameters`` cell; write it to ``out_dir``. Raises :class:`NotebookFailed` naming the cell that failed
-    (the partly executed notebook is written all the same, for reading)."""
+    (the partly executed notebook is written all the same, for reading). ``progress(done, total, section)``
+    is called after each code cell (``section``: the heading it is under)."""
     import nbformat
     import papermill
     from nbclient import NotebookClient
@@ -92,7 +107,14 @@ def run(notebook: Path, out_dir: Path, parameters: dict[str, Any] | None = None)
     papermill.execute_notebook(str(notebook), str(target), parameters=parameters or {}, prepare_only=True,
                                progress_bar=False, log_output=False, kernel_name="python3")
     nb = nbformat.read(target, as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+    sections = _sections(nb)
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+
+    def done(cell: Any = None, cell_index: int = 0, **_: Any) -> None:
+        if progress is not None and cell_index in code:
+            progress(code.index(cell_index) + 1, len(code), sections[cell_index])
+
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3", on_cell_complete=done,
                             resources={"metadata": {"path": str(notebook.parent)}})
     t0 = time.monotonic()
     try:
@@ -118,7 +140,14 @@ def run_series(folder: Path, out_dir: Path, parameters: dict[str, Any] | None = 
     with tqdm(books, desc="notebooks", unit="notebook") as bar:
         for nb in bar:
             bar.set_postfix_str(nb.stem)
-            runs.append(run(nb, out_dir, parameters))
+            with tqdm(desc=nb.stem, unit="cell", leave=False) as cells:  # the step running: its section
+
+                def step(done: int, total: int, section: str, cells: Any = cells) -> None:
+                    cells.total = total
+                    cells.n = done
+                    cells.set_postfix_str(section[:40], refresh=True)
+
+                runs.append(run(nb, out_dir, parameters, progress=step))
             log.info("%s ran in %.0f s", nb.name, runs[-1].seconds)
     return runs
 

@@ -109,13 +109,22 @@ def test_the_stamp_survives_execution_by_the_series_runner(tmp_path: Path) -> No
 
     src = tmp_path / "notebooks"
     src.mkdir()
+    from nbformat.v4 import new_markdown_cell
+
     nb = new_notebook(cells=[new_code_cell("QUICK = True", metadata={"tags": ["parameters"]}),
+                             new_markdown_cell("## Reading the paper's numbers"),
                              new_code_cell("from praas_kit.bench.common import paper_csv\n"
                                            "rows = paper_csv('swap.csv')"),
                              new_code_cell(provenance.STAMP_CODE)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, src / "01_stamp.ipynb")
-    run = notebooks.run(src / "01_stamp.ipynb", tmp_path / "out", {"QUICK": False})
+    steps: list[tuple[int, int, str]] = []
+    run = notebooks.run(src / "01_stamp.ipynb", tmp_path / "out", {"QUICK": False},
+                        progress=lambda done, total, section: steps.append((done, total, section)))
+    # the progress names the step: each code cell as it completes, under its section's heading
+    total = steps[0][1]
+    assert [s[:2] for s in steps] == [(i, total) for i in range(1, total + 1)] and total >= 3
+    assert steps[-1][2] == "Reading the paper's numbers" and steps[0][2] == ""
     out = nbformat.read(run.output, as_version=4)
     nbformat.validate(out)
     [shown] = out.cells[-1].outputs
