@@ -74,7 +74,7 @@ def _target_download(version: str, machine: str, glibc: str) -> list[str]:
     return options
 
 
-def _fetch_wheels(plan: Plan, requirements: Sequence[str], dest: Path, what: str) -> None:
+def _fetch_wheels(plan: Plan, requirements: Sequence[str], dest: Path, what: str, locked: bool = True) -> None:
     """Wheels of ``requirements`` and their dependencies into ``dest``, for the image's Python.
 
     pip on the host downloads binary wheels for the image's Python version and platform (so that
@@ -86,7 +86,7 @@ def _fetch_wheels(plan: Plan, requirements: Sequence[str], dest: Path, what: str
     version, machine, glibc = _image_python(plan)
     download = _target_download(version, machine, glibc)
     lock = plan.repo / "constraints.txt"  # the versions every environment installs (scripts/lock.sh)
-    if lock.is_file():
+    if locked and lock.is_file():
         download += ["--constraint", str(lock)]
     _pip([*download, "--dest", str(dest), *requirements], what)
     for _ in range(10):
@@ -189,7 +189,10 @@ def prepare_wheels(plan: Plan, which: str) -> None:
         _clear_wheels(dest)
         # Resolved together with the runtime requirements so that the versions agree with those
         # of the process image (whose wheels are in this set too, in case its venv is older).
-        _fetch_wheels(plan, [*plan.requirements, *JUPYTER_PACKAGES], dest, "fetching the Jupyter wheels")
+        # not locked: with the test environment's pins, pip found no resolution of the lab's Jupyter stack for
+        # the image's Python (CI: nbconvert); the runtime's wheels stay locked
+        _fetch_wheels(plan, [*plan.requirements, *JUPYTER_PACKAGES], dest, "fetching the Jupyter wheels",
+                      locked=False)
         log.info("%d Jupyter wheels in %s", len(list(dest.glob("*.whl"))), dest)
         plan.wheels_ready.add(JUPYTER_WHEELS)
     log.info("wheels (%s) ready in %.1f s", which, time.monotonic() - t0)
