@@ -19,6 +19,7 @@ from typing import Any
 
 import typer
 
+from praas_kit.cli_output import new_lines_start, show
 from praas_kit.errors import (
     ControlPlaneUnreachable,
     InvalidArgument,
@@ -49,49 +50,8 @@ def _client(url: str | None, token: str | None) -> Any:
 
 
 def _out(obj: Any) -> None:
-    """Print a command's answer: a table for a person (``-o table``, the default on a terminal), JSON for a
-    program (``-o json``, the default when the output is piped)."""
-    mode = _state["output"]
-    if mode == "json" or (mode == "auto" and not sys.stdout.isatty()):
-        typer.echo(json.dumps(obj, indent=2, default=str))
-        return
-    from rich.console import Console
-
-    Console(width=max(100, Console().width)).print(_table(obj))
-
-
-def _table(obj: Any) -> Any:
-    """``obj`` as a rich table: a list of objects (a column per key), or one object (key, value); nested
-    values as compact JSON. ``{"active": [...], "swapped": [...]}``-like objects become one table per key."""
-    from rich.console import Group
-    from rich.table import Table
-
-    def cell(value: Any) -> str:
-        return value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
-
-    if isinstance(obj, dict) and obj and all(isinstance(v, list) for v in obj.values()):
-        return Group(*[_titled(_table(v), str(k)) for k, v in obj.items()])
-    if isinstance(obj, list) and all(isinstance(row, dict) for row in obj):
-        present = list(dict.fromkeys(k for row in obj for k in row))
-        columns = [c for c in TABLE_COLUMNS if c in present] or present  # what a person looks for first
-        table = Table(*columns, show_lines=False)
-        for row in obj:
-            table.add_row(*[cell(row.get(c, "")) for c in columns])
-        return table
-    table = Table("field", "value", show_header=False)
-    for key, value in (obj.items() if isinstance(obj, dict) else [("value", obj)]):
-        table.add_row(str(key), cell(value))
-    return table
-
-
-#: the columns a table of applications, processes or snapshots shows (all of them: ``-o json``)
-TABLE_COLUMNS = ("app", "name", "status", "vcpus", "memory_mb", "function_workers", "pooled", "address", "code",
-                 "image", "snapshot", "bytes", "seconds", "error")
-
-
-def _titled(table: Any, title: str) -> Any:
-    table.title = title
-    return table
+    """Print a command's answer as ``-o`` says (:func:`praas_kit.cli_output.show`)."""
+    show(obj, _state["output"])
 
 
 #: the exit code of a command that ends with one of these errors (the first that matches; else 1)
@@ -383,7 +343,7 @@ def logs(app_name: str = typer.Argument(..., metavar="APP"), process: str = type
             while follow:
                 time.sleep(1.0)
                 now = proc.logs(max(tail, 1000)).splitlines()
-                new = now[_overlap(seen, now):]
+                new = now[new_lines_start(seen, now):]
                 for line in new:
                     typer.echo(line)
                 seen = now
@@ -392,18 +352,6 @@ def logs(app_name: str = typer.Argument(..., metavar="APP"), process: str = type
         _run(go)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
-
-
-def _overlap(before: list[str], now: list[str]) -> int:
-    """Where the lines of ``now`` not printed yet begin: just after the last place where the last lines of
-    ``before`` (up to 20 of them) appear in ``now``; 0 if they do not (a new incarnation's log)."""
-    m = min(len(before), 20)
-    if not m:
-        return 0
-    for i in range(len(now), m - 1, -1):
-        if now[i - m:i] == before[-m:]:
-            return i
-    return 0
 
 
 @app.command()

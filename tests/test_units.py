@@ -278,3 +278,13 @@ def test_benchmark_tables_fit_100_columns() -> None:
                            Figure("swap-in 1 MiB", "12.3 ms", "", None, "short")])
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "MISSED" not in text and "met" in text and "short" in text and text.startswith("figure")
+
+
+def test_a_followed_log_prints_only_its_new_lines() -> None:
+    from praas_kit.cli_output import new_lines_start
+
+    before = ["a", "b", "c"]
+    assert new_lines_start(before, ["a", "b", "c", "d"]) == 3  # one new line
+    assert new_lines_start(before, ["x", "a", "b", "c", "d", "e"]) == 4  # a longer tail than was printed
+    assert new_lines_start(before, ["new", "incarnation"]) == 0  # not found: all of it is new
+    assert new_lines_start([], ["a"]) == 0
