@@ -158,7 +158,7 @@ def test_the_lab_in_a_browser(lab):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    _base, _env, token, notebooks, _owner = lab
+    _base, _env, token, notebooks, owner = lab
     wait_http("http://127.0.0.1:8888/api", 120)
     shots = ROOT / "results" / "browser"
     shots.mkdir(parents=True, exist_ok=True)
@@ -190,7 +190,7 @@ def test_the_lab_in_a_browser(lab):
                 break
             time.sleep(0.5)
         assert saved["cells"][0]["outputs"], "the notebook was not saved with its output"
-        assert (notebooks / "student.ipynb").stat().st_uid == FOREIGN_UID
+        assert (notebooks / "student.ipynb").stat().st_uid == owner
         driver.get("http://127.0.0.1:8888/lab/tree/01_cloud_processes.ipynb?token=smoke-test")  # type: ignore
         deadline = time.monotonic() + 60
         while "Cloud processes" not in driver.page_source:  # type: ignore[attr-defined]
