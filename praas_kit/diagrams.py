@@ -239,7 +239,6 @@ def call_timeline(spans: Sequence[Mapping[str, Any]], *, title: str = "Concurren
     return fig
 
 
-
 # ---------------------------------------------------------------------------------------------- deployments
 PartKind = Literal["client", "control-plane", "process", "store"]
 KINDS: tuple[PartKind, ...] = ("client", "control-plane", "process", "store")
@@ -448,7 +447,7 @@ def _stores(cp: Any, spec: Mapping[str, Any], network: str | None) -> list[Part]
     storage = getattr(cp, "storage", None)  # StorageEndpoints of a docker or swarm deployment
     started = {str(c.attrs.get("Config", {}).get("Image", "")): c.name for c in getattr(cp, "containers", [])
                if hasattr(c, "attrs")}
-    from praas_kit import image_names
+    from praas_kit.engines import images as image_names
 
     out = []
     s3_started = storage is not None and storage.s3_endpoint and spec.get("endpoint") == storage.s3_endpoint

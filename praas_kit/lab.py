@@ -50,7 +50,8 @@ def default_backend() -> str:
 def docker_ready() -> bool:
     """Whether a Docker engine answers and has the process image (``praas images build``)."""
     try:
-        from praas_kit import docker_engine, image_names
+        from praas_kit.engines import docker as docker_engine
+        from praas_kit.engines import images as image_names
 
         client = docker_engine.connect()
         try:
@@ -92,7 +93,8 @@ def control_plane_container(timeout: float = 60.0) -> Iterator[Any]:
     import time
     import uuid
 
-    from praas_kit import docker_engine, image_names
+    from praas_kit.engines import docker as docker_engine
+    from praas_kit.engines import images as image_names
     from praas_kit.errors import PraasError
     from praas_kit.sdk.client import ControlPlaneClient
 
@@ -135,7 +137,9 @@ def swarm_ready() -> bool:
     """Whether notebook 08 can deploy on Docker Swarm here: an engine answers, has the process, S3 and Redis
     images, and is not a Swarm worker (a manager, or in no Swarm yet: the deployment initialises one)."""
     try:
-        from praas_kit import docker_engine, image_names, swarm_engine
+        from praas_kit.engines import docker as docker_engine
+        from praas_kit.engines import images as image_names
+        from praas_kit.engines import swarm as swarm_engine
 
         client = docker_engine.connect()
         try:
@@ -170,7 +174,7 @@ def scale_out_storage(cp: Any, stack: ExitStack) -> tuple[Any, str | None]:
 
 
 def _swarm_rows(client: Any, cp: Any) -> list[dict[str, str]]:
-    from praas_kit import swarm_engine
+    from praas_kit.engines import swarm as swarm_engine
 
     owner = getattr(cp.controller.backend, "owner", None)
     if not swarm_engine.is_manager(client):  # no Swarm (any more): no services
@@ -199,7 +203,7 @@ def swarm_services(cp: Any) -> list[dict[str, str]]:
     """The Swarm services of a :func:`praas_kit.swarm_deployment` ``cp`` (its storage services and its
     processes' services, nothing else on the Swarm): service, image, state of its last task, and where its port
     is published (node address: port, what clients and peers connect to)."""
-    from praas_kit import docker_engine
+    from praas_kit.engines import docker as docker_engine
 
     client = docker_engine.connect()
     try:
@@ -230,7 +234,8 @@ def leftovers(cp: Any) -> list[str]:
     process started that still run (runtimes, S3 and Redis servers)."""
     if not hasattr(cp, "services"):
         return [f"process {c}" for c in _live_children()]
-    from praas_kit import docker_engine, swarm_engine
+    from praas_kit.engines import docker as docker_engine
+    from praas_kit.engines import swarm as swarm_engine
 
     client = docker_engine.connect()
     try:
@@ -285,7 +290,7 @@ def results_dir(benchmark: str, backend: str, quick: bool) -> Path:
 def containers(network: str | None = None) -> list[dict[str, str]]:
     """The running containers praas-kit started (label ``praas-kit``), only those on the Docker ``network`` if
     given (a deployment's: ``cp.network``): name, image, status."""
-    from praas_kit import docker_engine
+    from praas_kit.engines import docker as docker_engine
 
     client = docker_engine.connect()
     filters = {"label": "praas-kit", **({"network": network} if network else {})}
@@ -317,12 +322,12 @@ def _which(*names: str) -> str | None:
 
 def environment() -> list[Component]:
     """What this machine offers: Docker engine and images, TeX, redis-server, Swift (the S3 server)."""
-    from praas_kit import image_names
+    from praas_kit.engines import images as image_names
 
     out = []
     engine, images = False, "no engine"
     try:
-        from praas_kit import docker_engine
+        from praas_kit.engines import docker as docker_engine
 
         client = docker_engine.connect()
         version = client.version().get("Version", "?")

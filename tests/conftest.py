@@ -119,14 +119,14 @@ def unique(prefix: str = "t") -> str:
 
 
 def _docker_ready() -> None:
-    from praas_kit import image_names
+    from praas_kit.engines import images as image_names
 
     require(docker_available(), "no Docker engine")
     require(docker_image_exists(image_names.PROCESS), f"image {image_names.PROCESS} not built (praas images build)")
 
 
 class _SwarmForTests:
-    """A Swarm held for the test session (:func:`praas_kit.swarm_engine.swarm_lease`): initialised on first
+    """A Swarm held for the test session (:func:`praas_kit.engines.swarm.swarm_lease`): initialised on first
     use if the engine has none, left again at the end of the session (``pytest_sessionfinish``, also when
     tests fail) if this session created it."""
 
@@ -137,7 +137,8 @@ class _SwarmForTests:
     def ensure(self) -> None:
         if self._lease is not None or self.error is not None:
             return
-        from praas_kit import docker_engine, swarm_engine
+        from praas_kit.engines import docker as docker_engine
+        from praas_kit.engines import swarm as swarm_engine
         from praas_kit.errors import BackendError
 
         try:

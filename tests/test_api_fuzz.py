@@ -46,4 +46,3 @@ def test_rest_api_fuzz(fuzz_plane):
     assert not failures, failures[:5]
     # the application created for fuzzing is still there and works
     assert praas_kit.connect(fuzz_plane.url, fuzz_plane.token).application("fuzz").describe().name == "fuzz"
-

@@ -428,4 +428,3 @@ def test_swap_to_s3_from_containers(engine: Any, network_name: str, app_file: Pa
         finally:
             cp.close()
     assert_clean(engine, owner, network_name)
-

@@ -42,7 +42,7 @@ def deployment(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
         BACKEND_NEEDS["docker"]()
         from conftest import docker_image_exists
 
-        from praas_kit import image_names
+        from praas_kit.engines import images as image_names
 
         require(docker_image_exists(image_names.LATEX), f"image {image_names.LATEX} not built")
         with praas_kit.docker_deployment(swap="s3", max_payload=MAX_PAYLOAD) as cp:

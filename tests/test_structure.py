@@ -130,14 +130,23 @@ def test_no_module_is_long() -> None:
     assert long == {}
 
 
-# the variables only a process runtime reads (those it shares with the control plane, like
-# PRAAS_MAX_PAYLOAD, mean the same on both sides and are read by each side's config)
-LAUNCH_VARS = re.compile(r"PRAAS_(APP|PROCESS|SECRET|CONTROL|BIND|ADVERTISE|STATE_DIR|WORKERS|STORE_FILE|SWAPIN|"
-                         r"PARENT_PID|CODE)\b")
+def _launch_vars() -> re.Pattern[str]:
+    """The variables only a process runtime reads, taken from :class:`ProcessConfig` itself (those it shares with
+    the control plane, like PRAAS_MAX_PAYLOAD, mean the same on both sides and are read by each side's config)."""
+    from praas_kit.control.config import ControlPlaneConfig
+    from praas_kit.process.config import ProcessConfig
+
+    def names(cls: type) -> set[str]:
+        return {f.metadata["env"] for f in dataclasses.fields(cls) if "env" in f.metadata}
+
+    only = sorted(names(ProcessConfig) - names(ControlPlaneConfig))
+    assert "PRAAS_SECRETS_FILE" in only and "PRAAS_APP" in only
+    return re.compile(r"\b(" + "|".join(only) + r")\b")
 
 
 def test_only_the_process_config_names_the_launch_environment() -> None:
-    writers = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if LAUNCH_VARS.search(p.read_text()))
+    launch = _launch_vars()
+    writers = sorted(str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if launch.search(p.read_text()))
     assert writers == ["process/config.py"]
 
 

@@ -1,4 +1,4 @@
-"""Leaving a Swarm praas-kit made (:func:`praas_kit.swarm_engine.leave`), against a fake engine: the tasks'
+"""Leaving a Swarm praas-kit made (:func:`praas_kit.engines.swarm.leave`), against a fake engine: the tasks'
 containers go first, and a ``docker_gwbridge`` that cannot be removed is reported by what holds it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import docker
-from praas_kit import swarm_engine
+from praas_kit.engines import swarm as swarm_engine
 
 
 class _Network:

@@ -48,9 +48,10 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The stack deployed under a name, network and ports of its own; removed with everything it started."""
     import yaml
 
-    from praas_kit import docker_engine, image_names
     from praas_kit._net import free_port
     from praas_kit.deploy.swarm import remove_services
+    from praas_kit.engines import docker as docker_engine
+    from praas_kit.engines import images as image_names
 
     BACKEND_NEEDS["swarm"]()
     for image in (image_names.S3, image_names.REDIS, image_names.CONTROLPLANE):

@@ -20,17 +20,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from praas_kit import docker_engine, image_names
 from praas_kit.backends import docker_code
 from praas_kit.backends.base import CODE_CHECK_TIMEOUT, ProcessSpec, parse_code_check
+from praas_kit.engines import docker as docker_engine
+from praas_kit.engines import images as image_names
+from praas_kit.engines.images import DATA_PORT, RUNTIME_PYTHON, SECRETS_FILE, STATE_DIR
 from praas_kit.errors import BackendError, InvalidArgument
 
 log = logging.getLogger("praas_kit.backends.containers")
 
-DATA_PORT = 8000  #: the runtime's data-plane port inside its container
-STATE_DIR = "/state"
-SECRETS_FILE = "/run/praas/secrets.json"
-RUNTIME_PYTHON = "/opt/praas/bin/python"  #: the interpreter of the process image
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "")
 
 
@@ -164,7 +162,7 @@ def check_code_in_container(client: Any, image: str, code: str, run_as: str, lab
     return parse_code_check(stdout, stderr)
 
 
-__all__ = ["ControlAddress", "DATA_PORT", "STATE_DIR", "SECRETS_FILE", "RUNTIME_PYTHON", "LOOPBACK_HOSTS",
+__all__ = ["ControlAddress", "LOOPBACK_HOSTS",
            "runtime_env",
            "process_labels", "reach_url", "prepare_shared_dir", "StoreHost", "own_ip_on_network", "check_image",
            "check_code_in_container"]

@@ -35,7 +35,6 @@ configuration (``PRAAS_DOCKER_NETWORK``, ``PRAAS_DOCKER_IMAGE``, ``PRAAS_DOCKER_
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -43,12 +42,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from praas_kit import docker_engine, image_names
 from praas_kit.backends import containers, docker_code
 from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
-from praas_kit.backends.containers import DATA_PORT, SECRETS_FILE, STATE_DIR
 from praas_kit.backends.docker_events import ExitWatcher, Tracked
+from praas_kit.engines import docker as docker_engine
+from praas_kit.engines import images as image_names
+from praas_kit.engines.images import RUN_AS, SECRETS_FILE, STATE_DIR
 from praas_kit.errors import BackendError
+from praas_kit.process.config import encode_secrets
 
 log = logging.getLogger("praas_kit.backends.docker")
 
@@ -83,7 +84,7 @@ class DockerBackend(containers.ControlAddress, Backend):
     name = "docker"
 
     def __init__(self, network: str | None = None, image: str | None = None, label_prefix: str = "praas-kit",
-                 run_as: str = "10001:10001", control_host: str | None = None, control_bind: str | None = None,
+                 run_as: str = RUN_AS, control_host: str | None = None, control_bind: str | None = None,
                  pids_limit: int = 1024, state_tmpfs: bool = False, init: bool = True,
                  code_transfer: str | None = None, base_url: str | None = None, timeout: float = 60.0) -> None:
         if code_transfer not in (None, "mount", "copy"):
@@ -145,7 +146,7 @@ class DockerBackend(containers.ControlAddress, Backend):
         staged = code = None
         store_host = self.store_host(volumes)
         view = spec.store.process_view(store_host, spec.app, spec.proc) if spec.store is not None else None
-        secrets = json.dumps(spec.secrets_for(view)).encode()
+        secrets = encode_secrets(spec.secrets_for(view))
         archives.append(("/run", docker_code.private_file_archive(Path(SECRETS_FILE).name, secrets, ids)))
         if spec.code and self.code_transfer == "copy":
             src = Path(spec.code)
@@ -360,4 +361,4 @@ class DockerBackend(containers.ControlAddress, Backend):
             self.client.close()
 
 
-__all__ = ["DockerBackend", "DEFAULT_NETWORK", "DATA_PORT", "STATE_DIR", "SECRETS_FILE"]
+__all__ = ["DockerBackend", "DEFAULT_NETWORK"]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from praas_kit.docker_engine import engine_errors
+from praas_kit.engines.docker import engine_errors
 from praas_kit.errors import BackendError
 
 log = logging.getLogger("praas_kit.backends.docker")

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -57,12 +56,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from praas_kit import docker_engine, image_names, swarm_engine
 from praas_kit.backends import containers, docker_code
 from praas_kit.backends.base import Backend, ExitCallback, Handle, ProcessSpec
-from praas_kit.backends.containers import DATA_PORT, RUNTIME_PYTHON
 from praas_kit.backends.docker_events import ExitReports, Tracked
+from praas_kit.engines import docker as docker_engine
+from praas_kit.engines import images as image_names
+from praas_kit.engines import swarm as swarm_engine
+from praas_kit.engines.images import DATA_PORT, RUN_AS, RUNTIME_PYTHON
 from praas_kit.errors import BackendError
+from praas_kit.process.config import encode_secrets
 
 log = logging.getLogger("praas_kit.backends.swarm")
 
@@ -155,7 +157,7 @@ class SwarmBackend(containers.ControlAddress, Backend):
     name = "swarm"
 
     def __init__(self, network: str | None = None, image: str | None = None, label_prefix: str = "praas-kit",
-                 run_as: str = "10001:10001", control_host: str | None = None, control_bind: str | None = None,
+                 run_as: str = RUN_AS, control_host: str | None = None, control_bind: str | None = None,
                  reserve: float = DEFAULT_RESERVE, constraints: list[str] | None = None, stop_grace: float = 2.0,
                  poll_interval: float = 0.25, base_url: str | None = None, timeout: float = 60.0) -> None:
         if not 0 <= reserve <= 1:
@@ -239,7 +241,7 @@ class SwarmBackend(containers.ControlAddress, Backend):
         view = spec.store.process_view(host, spec.app, spec.proc) if spec.store is not None else None
         labels = containers.process_labels(self.label_prefix, spec, self.owner)
         try:
-            secret = self.client.api.create_secret(f"{name}-secrets", json.dumps(spec.secrets_for(view)).encode(),
+            secret = self.client.api.create_secret(f"{name}-secrets", encode_secrets(spec.secrets_for(view)),
                                                    labels=labels)["ID"]
         except self._errors as exc:
             raise BackendError(f"cannot create the Swarm secret of {name}: {exc}") from None
@@ -312,7 +314,7 @@ class SwarmBackend(containers.ControlAddress, Backend):
         return sorted(tasks, key=lambda t: t.get("Version", {}).get("Index", 0))
 
     def node_address(self, node_id: str) -> str:
-        """A node's address for clients and processes (cached; see :func:`praas_kit.swarm_engine.node_address`)."""
+        """A node's address for clients and processes (cached; see :func:`praas_kit.engines.swarm.node_address`)."""
         if node_id not in self._nodes:
             self._nodes[node_id] = swarm_engine.node_address(self.client, node_id)
         return self._nodes[node_id]

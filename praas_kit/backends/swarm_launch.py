@@ -4,7 +4,8 @@ A Swarm secret is mounted read-only and cannot be removed from inside the task, 
 backend mounts it readable by root only and starts this module as root with no capabilities but
 ``SETUID``/``SETGID``. It reads the secret, sets ``no_new_privs`` (no set-uid binary can regain
 root), drops to the runtime's user (which clears every capability), writes the secrets to
-``PRAAS_SECRETS_FILE`` (0600, on a tmpfs) for the runtime to read and remove, and runs
+the config's ``secrets_file`` (0600, on a tmpfs, with
+:func:`~praas_kit.process.config.write_secrets_file`) for the runtime to read and remove, and runs
 ``praas_kit.process`` in this interpreter. Code run by the process can read neither the mounted
 secret nor, once the runtime started, the file.
 
@@ -17,6 +18,9 @@ import ctypes
 import os
 import runpy
 import sys
+
+from praas_kit.engines.images import RUN_AS
+from praas_kit.process.config import ProcessConfig, write_secrets_file
 
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -34,15 +38,14 @@ def drop_privileges(uid: int, gid: int) -> None:
 
 def main() -> None:
     secret_path = os.environ.pop("PRAAS_SWARM_SECRET")
-    uid, _, gid = os.environ.pop("PRAAS_SWARM_USER", "10001:10001").partition(":")
+    uid, _, gid = os.environ.pop("PRAAS_SWARM_USER", RUN_AS).partition(":")
     with open(secret_path, "rb") as f:
         secrets = f.read()
     drop_privileges(int(uid), int(gid or uid))
-    target = os.environ["PRAAS_SECRETS_FILE"]
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets)
+    target = ProcessConfig.from_env().secrets_file
+    if target is None:
+        raise SystemExit("swarm_launch: the process config names no secrets file")
+    write_secrets_file(target, secrets)
     del secrets
     sys.argv = ["praas_kit.process"]
     runpy.run_module("praas_kit.process", run_name="__main__", alter_sys=True)

@@ -54,6 +54,7 @@ from praas_kit.bench.common import (
     save_figure,
 )
 from praas_kit.bench.core import BENCH_APP
+from praas_kit.engines import images as image_names
 from praas_kit.errors import InvalidArgument, PraasError
 
 log = logging.getLogger("praas_kit.bench.allocation")
@@ -68,7 +69,7 @@ SWARM_RESERVE = 0.05  #: reserved fraction on swarm, so that 20 processes fit a 
 COLD_START_TARGET_S = 2.0  #: swarm: create -> ALLOCATED
 RATIO_TARGET = 2.0  #: swarm: allocating 20 processes vs docker service create of 20
 CREATE_TIMEOUT = 120.0  #: seconds one process may take to start in a benchmark run
-SLEEPER = ["/opt/praas/bin/python", "-c", "import time; time.sleep(3600)"]
+SLEEPER = [image_names.RUNTIME_PYTHON, "-c", "import time; time.sleep(3600)"]
 
 
 def praas_variant(backend: str) -> str:
@@ -147,10 +148,10 @@ class _DockerRun:
     """Baseline on ``docker``: ``docker run -d`` of the process image (same limits, same network)."""
 
     def __init__(self, cp: Any) -> None:
-        from praas_kit import docker_engine, image_names
+        from praas_kit.engines import docker as docker_engine
 
         self.client, self.network, self.image = docker_engine.connect(), cp.network, image_names.PROCESS
-        self.label = {"praas-kit": "1", "praas-kit.bench": uuid.uuid4().hex[:8]}  # docker_engine: many pools
+        self.label = {image_names.LABEL: "1", f"{image_names.LABEL}.bench": uuid.uuid4().hex[:8]}
 
     def allocate(self, n: int) -> float:
         memory = MEMORY_MB << 20
@@ -175,14 +176,14 @@ class _ServiceCreate:
     """Baseline on ``swarm``: ``docker service create`` of the process image, until its task runs."""
 
     def __init__(self, cp: Any) -> None:
-        from praas_kit import docker_engine, image_names
+        from praas_kit.engines import docker as docker_engine
 
         self.client, self.network, self.image = docker_engine.connect(), cp.network, image_names.PROCESS
         self.tag = uuid.uuid4().hex[:8]
-        self.labels = {"praas-kit": "1", "praas-kit.bench": self.tag}
+        self.labels = {image_names.LABEL: "1", f"{image_names.LABEL}.bench": self.tag}
 
     def _create(self, i: int) -> str:
-        from praas_kit import docker_engine
+        from praas_kit.engines import docker as docker_engine
 
         types = docker_engine.docker_sdk().types
         cpus, memory = int(VCPUS * 1e9), MEMORY_MB << 20

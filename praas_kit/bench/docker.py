@@ -13,9 +13,11 @@ from typing import Any
 import zmq
 from tqdm.auto import tqdm
 
-from praas_kit import docker_engine, image_names, wire
+from praas_kit import wire
 from praas_kit.bench.common import BenchRun, Row, save
 from praas_kit.bench.core import BENCH_APP, RawEcho, cold_start_row, invoke_rows, swap_rows
+from praas_kit.engines import docker as docker_engine
+from praas_kit.engines import images as image_names
 from praas_kit.keys import KeyPair, curve_client
 
 log = logging.getLogger("praas_kit.bench.docker")
@@ -26,11 +28,11 @@ class RawEchoContainer:
 
     def __init__(self, client: Any, network: str, image: str = image_names.PROCESS, curve: bool = True) -> None:
         server = KeyPair.new() if curve else None
-        cmd = ["/opt/praas/bin/python", "-m", "praas_kit.bench.raw_echo", "--bind", "tcp://*:9100"]
+        cmd = [image_names.RUNTIME_PYTHON, "-m", "praas_kit.bench.raw_echo", "--bind", "tcp://*:9100"]
         if server is not None:
             cmd += ["--curve-secret", server.secret]
         self.container = client.containers.run(image, entrypoint=cmd, detach=True, network=network,
-                                               labels={"praas-kit": "1"}, user="10001:10001")
+                                               labels={image_names.LABEL: "1"}, user=image_names.RUN_AS)
         self.container.reload()
         ip = self.container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
         self.sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.DEALER)

@@ -76,8 +76,8 @@ def deployment(backend: str, auth: str, stack: ExitStack) -> Any:
 def raw_echo(backend: str, cp: Any, curve: bool, stack: ExitStack) -> Any:
     """The raw echo server reached the way a process is (a host subprocess, or a container on its network)."""
     if backend == "docker":
-        from praas_kit import docker_engine
         from praas_kit.bench.docker import RawEchoContainer
+        from praas_kit.engines import docker as docker_engine
 
         client = docker_engine.connect()
         stack.callback(client.close)

@@ -261,7 +261,8 @@ def _cleanup(apps: list[Any]) -> None:
 def _image_ids(backend: str) -> dict[str, str]:
     if backend != "docker":
         return {}
-    from praas_kit import docker_engine, image_names
+    from praas_kit.engines import docker as docker_engine
+    from praas_kit.engines import images as image_names
 
     client = docker_engine.connect()
     out = {}

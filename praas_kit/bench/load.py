@@ -35,6 +35,7 @@ def _client(url: str, token: str, app: str, proc: str, via: str, seconds: float,
     with praas_kit.connect(url, token) as cp:
         a = cp.application(app)
         p = a.process(proc)
+
         def call() -> Any:
             return p.invoke("noop") if via == "direct" else a.invoke("noop", process=proc)
 
@@ -130,8 +131,6 @@ def run_load_benchmarks(out: Path, quick: bool = True, clients: tuple[int, ...] 
         rows += deaths_rows(cp, n_deaths)
     csv_path, meta_path = save(rows, out, "load", params)
     return BenchRun(rows, csv_path, meta_path)
-
-
 
 
 def summarise(rows: list[Row]) -> list[Figure]:

@@ -308,12 +308,6 @@ def allocation_cost(empty: int, sizes: list[int], delta: list[int]) -> dict[str,
             "lazy_frames": 0, "lazy_bytes": 0}
 
 
-
-
-
-
-
-
 def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], quick: bool) -> list[Row]:
     """Per-push time, frame size and receiver-side parse at each of ``sizes``; allocation totals simulated for
     ``sim_sizes`` and computed for all ``sizes``."""
@@ -374,12 +368,7 @@ def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], qu
     return rows
 
 
-
 # ====================================================================== (c) S3
-
-
-
-
 
 
 # ====================================================================== the run
@@ -429,16 +418,6 @@ def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
 
 
 # ====================================================================== figures
-
-
-
-
-
-
-
-
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

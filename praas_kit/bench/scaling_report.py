@@ -176,5 +176,4 @@ def plot(csv_path: Path) -> list[Path]:
     return save_figure(fig, csv_path)
 
 
-
 __all__ = ["growth", "summarise", "plot", "fit_power", "interpolate", "REGISTRY_OPS", "MEANINGS"]

@@ -117,5 +117,4 @@ def s3_rows(tmp: Path, quick: bool) -> list[Row]:
     return rows
 
 
-
 __all__ = ["s3_rows", "S3_SIZES", "S3_CLIENTS", "SWAP_STATE", "BUCKET"]

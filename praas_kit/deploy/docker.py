@@ -23,16 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from praas_kit import docker_engine, image_names
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.server import ControlPlane
 from praas_kit.deploy.local import EmbeddedClient
+from praas_kit.engines import docker as docker_engine
+from praas_kit.engines import images as image_names
+from praas_kit.engines.images import LABEL
 from praas_kit.errors import BackendError, InvalidArgument
 
 log = logging.getLogger("praas_kit.deploy")
 
 S3_BUCKET = "praas-swaps"
-LABEL = "praas-kit"
 
 
 @dataclass
@@ -194,4 +195,4 @@ def docker_deployment(swap: str = "s3", redis: bool = False, home: str | Path | 
     return DockerDeployment(plane, tmp, res, storage)
 
 
-__all__ = ["docker_deployment", "DockerDeployment", "StorageEndpoints", "S3_BUCKET", "LABEL", "wait_tcp", "wait_s3"]
+__all__ = ["docker_deployment", "DockerDeployment", "StorageEndpoints", "S3_BUCKET", "wait_tcp", "wait_s3"]

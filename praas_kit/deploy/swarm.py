@@ -14,7 +14,7 @@ be swapped in on another.
 
 If the engine is not in a Swarm, the deployment initialises a single-node Swarm and leaves it again
 when it closes (removing ``docker_gwbridge``); a Swarm that existed before is kept
-(:func:`praas_kit.swarm_engine.swarm_lease`). Leaving the block removes the process services, the
+(:func:`praas_kit.engines.swarm.swarm_lease`). Leaving the block removes the process services, the
 storage services and the network: everything the deployment created, and nothing else. For a
 standing cluster, deploy ``docker/stack.yaml`` with ``docker stack deploy`` instead.
 """
@@ -30,11 +30,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from praas_kit import docker_engine, image_names, swarm_engine
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.server import ControlPlane
-from praas_kit.deploy.docker import LABEL, StorageEndpoints
+from praas_kit.deploy.docker import StorageEndpoints
 from praas_kit.deploy.local import EmbeddedClient
+from praas_kit.engines import docker as docker_engine
+from praas_kit.engines import images as image_names
+from praas_kit.engines import swarm as swarm_engine
+from praas_kit.engines.images import LABEL
 from praas_kit.errors import BackendError, InvalidArgument
 
 log = logging.getLogger("praas_kit.deploy")

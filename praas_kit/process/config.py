@@ -120,17 +120,25 @@ def parse_env_value(var: str, typ: str, raw: str) -> Any:
     return raw
 
 
-def write_secrets_file(path: Path, secrets: Mapping[str, Any], owner: tuple[int, int] | None = None) -> Path:
-    """Write a process's secrets where only its user can read them (0600, owned by ``owner`` if given).
+def encode_secrets(secrets: Mapping[str, Any]) -> bytes:
+    """The bytes of a secrets file (what a container backend ships into a container, or a Swarm secret holds).
 
     Keys: ``secret`` (proves the process's hello), ``keys`` (its CurveZMQ key pair), ``control_key`` (the
     control plane's public key), ``client_key`` (the public key of the application's SDK clients) and
     ``store`` (the swap store's spec).
     """
+    return json.dumps(dict(secrets)).encode()
+
+
+def write_secrets_file(path: Path, secrets: Mapping[str, Any] | bytes, owner: tuple[int, int] | None = None) -> Path:
+    """Write a process's secrets (a mapping, or what :func:`encode_secrets` made of one) where only its user can
+    read them (0600, owned by ``owner`` if given): the one writer of the file :attr:`ProcessConfig.secrets_file`
+    names, on the host (local backend) or inside a task (:mod:`praas_kit.backends.swarm_launch`)."""
+    data = secrets if isinstance(secrets, bytes) else encode_secrets(secrets)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(dict(secrets), f)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     if owner is not None:
         os.chown(path, *owner)
     return path
@@ -153,6 +161,6 @@ def read_secrets_file(path: Path, remove: bool = True) -> dict[str, Any]:
     return secrets
 
 
-__all__ = ["ProcessConfig", "parse_env_value", "write_secrets_file", "read_secrets_file", "DEFAULT_MAX_PAYLOAD",
-           "DEFAULT_WORKERS", "DEFAULT_METRICS_INTERVAL", "DEFAULT_DRAIN_TIMEOUT", "DEFAULT_INVOKE_TIMEOUT",
-           "DEFAULT_BIND"]
+__all__ = ["ProcessConfig", "parse_env_value", "encode_secrets", "write_secrets_file", "read_secrets_file",
+           "DEFAULT_MAX_PAYLOAD", "DEFAULT_WORKERS", "DEFAULT_METRICS_INTERVAL", "DEFAULT_DRAIN_TIMEOUT",
+           "DEFAULT_INVOKE_TIMEOUT", "DEFAULT_BIND"]

@@ -42,7 +42,6 @@ class ApplicationInfo(_Model):
     resume_failed: bool = False  # a call to a FAILED process swaps it in by itself (from its last snapshot)
 
 
-
 @dataclass(frozen=True)
 class SnapshotInfo(_Model):
     """A committed swap snapshot: its id, size, write time (s) and creation time (unix)."""
@@ -51,7 +50,6 @@ class SnapshotInfo(_Model):
     bytes: int
     seconds: float
     created: float
-
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,6 @@ class MetricsInfo(_Model):
     last_activity: float
     inflight: int
     rss_bytes: int = 0
-
 
 
 @dataclass(frozen=True)
@@ -112,7 +109,6 @@ class SwapReport(_Model):
     seconds: float
     total_seconds: float
     snapshot: str
-
 
     @property
     def mib_per_second(self) -> float:

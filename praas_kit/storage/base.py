@@ -173,4 +173,3 @@ class SwapStore(ABC):
         validate_name(proc, "process name")
         if snapshot is not None:
             check_snapshot_id(snapshot)
-

@@ -57,7 +57,6 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-
 def make_client(endpoint: str | None, access_key: str | None = None, secret_key: str | None = None,
                 region: str = "us-east-1", **config: Any) -> Any:
     """A boto3 S3 client for ``endpoint`` with path-style addressing and signature v4.

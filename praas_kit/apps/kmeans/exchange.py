@@ -65,7 +65,6 @@ def allgather(ex: Exchange, tag: str, data: bytes) -> tuple[list[bytes], float]:
     return out, last
 
 
-
 def check_world(rank: int, workers: int) -> None:
     """:class:`InvalidArgument` unless ``0 <= rank < workers``."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:

@@ -130,7 +130,7 @@ def deploy(cp: Any, name: str, variant: str = "praas", s3: Any = None, vcpus: fl
                          "Debian: apt-get install " + " ".join(TEX_PACKAGES) + " (or use the docker backend)")
     image = None
     if backend != "local":
-        from praas_kit import image_names
+        from praas_kit.engines import images as image_names
 
         image = image_names.LATEX
     options: dict[str, Any] = {"image": image, "vcpus": vcpus, "memory_mb": memory_mb,

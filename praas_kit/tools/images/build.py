@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from praas_kit import docker_engine
+from praas_kit.engines import docker as docker_engine
 from praas_kit.errors import BackendError
 from praas_kit.tools.images.build_inputs import input_hash
 from praas_kit.tools.images.spec import (
@@ -311,7 +311,6 @@ def format_results(results: Sequence[ImageResult]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
-
 
 
 __all__ = ["build_images", "choose_base", "format_results"]

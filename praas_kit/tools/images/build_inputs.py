@@ -45,5 +45,4 @@ def input_hash(spec: ImageSpec, repo: Path, build_args: dict[str, str], parent_i
     return digest.hexdigest()
 
 
-
 __all__ = ["source_files", "input_hash"]

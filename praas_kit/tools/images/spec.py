@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from praas_kit import image_names
+from praas_kit.engines import images as image_names
 from praas_kit.errors import BackendError
 
 TAG = image_names.TAG
@@ -128,11 +128,9 @@ def image_attrs(client: Any, ref: str) -> dict[str, Any] | None:
         raise BackendError(f"cannot inspect image {ref}: {exc}") from exc
 
 
-
 def status(plan: Plan, text: str) -> None:
     if plan.progress_bar is not None:
         plan.progress_bar.set_postfix_str(text[:60], refresh=True)
-
 
 
 __all__ = ["IMAGES", "ImageSpec", "ImageResult", "Plan", "repo_root", "context_dir", "image_attrs", "status"]

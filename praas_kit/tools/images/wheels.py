@@ -35,6 +35,7 @@ from praas_kit.tools.images.spec import (
 
 log = logging.getLogger("praas_kit.images")
 
+
 def _pip(args: Sequence[str], what: str) -> None:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
     log.debug("running %s", " ".join(cmd))
@@ -196,7 +197,6 @@ def prepare_wheels(plan: Plan, which: str) -> None:
         log.info("%d Jupyter wheels in %s", len(list(dest.glob("*.whl"))), dest)
         plan.wheels_ready.add(JUPYTER_WHEELS)
     log.info("wheels (%s) ready in %.1f s", which, time.monotonic() - t0)
-
 
 
 __all__ = ["prepare_wheels"]

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from praas_kit import docker_engine
+from praas_kit.engines import docker as docker_engine
 from praas_kit.errors import BackendError
 
 log = logging.getLogger("praas_kit.swarm")
