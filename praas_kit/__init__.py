@@ -15,6 +15,7 @@ from praas_kit.errors import (
     ApplicationNotFound,
     BackendError,
     BadRequest,
+    CheckoutMissing,
     ControlPlaneUnreachable,
     FunctionNotFound,
     InvalidArgument,
@@ -22,6 +23,7 @@ from praas_kit.errors import (
     InvalidState,
     InvocationError,
     MailboxFull,
+    NotebookFailed,
     Overloaded,
     PayloadTooLarge,
     PraasError,
@@ -32,8 +34,10 @@ from praas_kit.errors import (
     RecvTimeout,
     SnapshotNotFound,
     StorageError,
+    TexMissing,
     Timeout,
     Unauthorized,
+    Unreachable,
 )
 from praas_kit.function import Invocation, function
 from praas_kit.lifecycle import Status
@@ -55,7 +59,8 @@ __all__ = [
     "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
     "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "Overloaded", "ProtocolError", "BackendError",
     "StorageError",
-    "SnapshotNotFound", "Unauthorized", "ControlPlaneUnreachable", "BadRequest",
+    "SnapshotNotFound", "Unauthorized", "ControlPlaneUnreachable", "BadRequest", "Unreachable", "TexMissing",
+    "NotebookFailed", "CheckoutMissing",
 ]
 
 _LAZY = {

@@ -440,9 +440,9 @@ def notebooks(folder: Path = typer.Option(Path("notebooks"), help="the folder of
     def go() -> None:
         import os
 
-        from praas_kit import notebooks as nb
         from praas_kit.bench import report as reporting
         from praas_kit.lab import BACKENDS
+        from praas_kit.lab import notebooks as nb
 
         if backend not in BACKENDS:
             raise InvalidArgument(f"unknown backend {backend!r}: local or docker")

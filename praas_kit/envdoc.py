@@ -43,7 +43,7 @@ OTHERS: dict[str, tuple[str, str]] = {
     "PRAAS_LOG_LEVEL": ("process runtime", "its logging level (`INFO`)"),
     "PRAAS_QUICK": ("notebooks", "quick mode unless `0`/`false`/`no`"),
     "PRAAS_EXAMPLES": ("notebooks", "the shipped example applications (the Docker lab sets it)"),
-    "PRAAS_REPO": ("`praas images build`", "the source checkout holding `docker/` (default: found)"),
+    "PRAAS_REPO": ("the kit", "the source checkout (datasets/, results/, examples/, docker/; default: found)"),
     "PRAAS_IMAGE_CONTEXT": ("`praas images build`", "where wheels and build logs go (`docker/context`)"),
     "PRAAS_BASE_IMAGE": ("`praas images build`", "the base image of the images"),
 }

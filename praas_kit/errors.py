@@ -186,6 +186,11 @@ class ProcessDied(InvocationError):
     status = 502
 
 
+class Unreachable(ProcessDied):
+    """Nothing answered at the process's data-plane address within the connect timeout (it was swapped out and
+    came back elsewhere, or is gone); the request was not sent."""
+
+
 class BackendError(PraasError):
     """The compute backend failed to start, stop or inspect a process."""
 
@@ -203,6 +208,22 @@ class StorageError(PraasError):
     """The swap store failed to write or read a snapshot."""
 
     status = 503
+
+
+class TexMissing(PraasError):
+    """``latexmk`` (or a poppler tool) is not installed where the function runs; the message names the packages."""
+
+    status = 500
+
+
+class NotebookFailed(PraasError):
+    """A cell of a notebook failed (one not tagged ``raises-exception``); the message names the notebook and
+    where the executed copy is."""
+
+
+class CheckoutMissing(PraasError):
+    """A file of the source checkout (``datasets/``, ``results/``, ``examples/``, ``docker/``) was needed and this
+    installed copy of praas-kit lives outside one."""
 
 
 def _all_subclasses(cls: type[PraasError]) -> dict[str, type[PraasError]]:

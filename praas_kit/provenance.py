@@ -28,6 +28,8 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from praas_kit.checkout import checkout_root
+
 log = logging.getLogger("praas_kit.provenance")
 
 MIME = "application/vnd.praas-kit.provenance+json"
@@ -51,8 +53,7 @@ _files: dict[str, str] = {}
 def repository() -> Path | None:
     """The source checkout this package lives in (the folder holding ``pyproject.toml`` next to ``praas_kit/``),
     or ``None`` for an installed copy outside a checkout."""
-    root = Path(__file__).resolve().parents[1]
-    return root if (root / "pyproject.toml").is_file() and (root / "praas_kit").is_dir() else None
+    return checkout_root()
 
 
 def committed_name(path: Path | str, root: Path | None = None) -> str | None:

@@ -38,7 +38,7 @@ def _notebook(path: Path, cells: list[tuple[str, str, list[str]]]) -> Path:
 def test_the_runner_injects_parameters_and_allows_expected_errors(tmp_path: Path) -> None:
     import nbformat
 
-    from praas_kit import notebooks
+    from praas_kit.lab import notebooks
 
     src = tmp_path / "nb"
     src.mkdir()
@@ -62,7 +62,7 @@ def test_executed_notebooks_name_no_path_of_this_machine(tmp_path: Path) -> None
     committed)."""
     import nbformat
 
-    from praas_kit import notebooks
+    from praas_kit.lab import notebooks
 
     src = tmp_path / "notebooks"
     src.mkdir()
@@ -78,7 +78,7 @@ def test_executed_notebooks_name_no_path_of_this_machine(tmp_path: Path) -> None
 
 def test_the_process_explorer_lists_and_acts_on_processes() -> None:
     import praas_kit
-    from praas_kit.widgets import ProcessExplorer, render_table
+    from praas_kit.lab.widgets import ProcessExplorer, render_table
 
     assert "no processes" in render_table([])
     with praas_kit.local() as cp:
@@ -104,13 +104,13 @@ def test_the_process_explorer_lists_and_acts_on_processes() -> None:
 
 
 def test_the_scale_out_notebook_uses_swarm_only_where_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lab, "swarm_ready", lambda: True)
+    monkeypatch.setattr(lab.scaleout, "swarm_ready", lambda: True)  # where scale_out_backend looks it up
     for value in ("", "docker", "swarm", "Swarm"):
         monkeypatch.setenv("PRAAS_BACKEND", value)
         assert lab.scale_out_backend() == "swarm"
     monkeypatch.setenv("PRAAS_BACKEND", "local")
     assert lab.scale_out_backend() == "local"  # asked for: the README's main job, no Docker
-    monkeypatch.setattr(lab, "swarm_ready", lambda: False)
+    monkeypatch.setattr(lab.scaleout, "swarm_ready", lambda: False)
     for value in ("", "docker", "swarm"):
         monkeypatch.setenv("PRAAS_BACKEND", value)
         assert lab.scale_out_backend() == "local"

@@ -105,7 +105,7 @@ def test_the_stamp_survives_execution_by_the_series_runner(tmp_path: Path) -> No
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from praas_kit import notebooks
+    from praas_kit.lab import notebooks
 
     src = tmp_path / "notebooks"
     src.mkdir()

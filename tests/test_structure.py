@@ -165,17 +165,35 @@ def test_public_names() -> None:
         "InvalidName", "InvalidArgument", "InvalidState", "InvocationError", "ProcessDied", "FunctionNotFound",
         "RecvTimeout", "Timeout", "PayloadTooLarge", "MailboxFull", "Overloaded", "ProtocolError", "BackendError",
         "StorageError",
-        "SnapshotNotFound", "Unauthorized", "ControlPlaneUnreachable", "BadRequest",
+        "SnapshotNotFound", "Unauthorized", "ControlPlaneUnreachable", "BadRequest", "Unreachable", "TexMissing",
+        "NotebookFailed", "CheckoutMissing",
     ])
     for name in praas_kit.__all__:
         assert getattr(praas_kit, name) is not None
     errors = [getattr(praas_kit, n) for n in praas_kit.__all__ if n.endswith(("Error", "Found", "Exists", "Name",
                                                                               "Argument", "State", "Died", "Timeout",
                                                                               "Large", "Full", "Unauthorized",
-                                                                              "Request"))]
+                                                                              "Request", "Unreachable",
+                                                                              "Missing", "Failed"))]
     assert all(issubclass(e, praas_kit.PraasError) for e in errors)
     with pytest.raises(AttributeError):
         praas_kit.no_such_name  # noqa: B018
+
+
+def test_every_error_is_in_the_error_module() -> None:
+    """One error tree: a class deriving from a praas-kit error is defined in ``errors.py`` (so it round-trips by
+    name between processes, control plane and clients), nowhere else."""
+    from praas_kit import errors
+
+    names = {n for n, v in vars(errors).items() if isinstance(v, type) and issubclass(v, errors.PraasError)}
+    outside = []
+    for path in PKG.rglob("*.py"):
+        if path.name == "errors.py" and path.parent == PKG:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and {ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases} & names:
+                outside.append(f"{path.relative_to(PKG)}:{node.lineno} {node.name}")
+    assert outside == []
 
 
 def test_sdk_models_follow_the_response_models() -> None:

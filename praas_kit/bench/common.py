@@ -18,6 +18,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from praas_kit import provenance
+from praas_kit.checkout import in_checkout
 from praas_kit.provenance import git_commit as git_commit  # re-exported: the metadata of every result file
 from praas_kit.provenance import git_dirty as git_dirty
 
@@ -190,7 +191,7 @@ def load_rows(csv_path: Path) -> list[Row]:
 def paper_csv(name: str) -> list[dict[str, str]]:
     """The rows of ``datasets/paper/<name>`` (the paper's numbers; see its README), or ``[]`` outside a checkout;
     recorded as an input (:func:`praas_kit.provenance.record`)."""
-    path = Path(__file__).resolve().parents[2] / "datasets" / "paper" / name
+    path = in_checkout("datasets", "paper", name, what="the paper's measurements")
     try:
         data = path.read_bytes()
     except OSError:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from praas_kit.bench.common import paper_csv, pyplot, save_figure
+from praas_kit.checkout import checkout_path
 
-PAPER = Path(__file__).resolve().parents[2] / "datasets" / "paper"  # in a source checkout
+PAPER = checkout_path("datasets", "paper")  # in the source checkout
 EDIT_GROUPS = [("get-file", f"Input {i}") for i in range(1, 5)] + [("get-pdf", "get-pdf")] + \
     [("update-file", f"Input {i}") for i in range(1, 5)]
 COMPILE_GROUPS = [("compile", "Recompilation"), ("compile", "No Update"), ("compile", "Failure")]

@@ -53,6 +53,11 @@ class SwarmDeployment(EmbeddedClient):
         self._resources = resources
         self.storage, self.network, self.services = storage, network, services
 
+    @property
+    def owner(self) -> str:
+        """The owner label (``praas-kit.owner``) its backend puts on its processes' services."""
+        return str(self.plane.controller.backend.owner)  # type: ignore[attr-defined]  # the swarm backend's
+
     def close(self) -> None:
         try:
             super().close()

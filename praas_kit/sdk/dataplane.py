@@ -31,7 +31,7 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from praas_kit import wire
-from praas_kit.errors import InvalidState, ProcessDied, Timeout, Unauthorized, from_dict
+from praas_kit.errors import InvalidState, ProcessDied, Timeout, Unauthorized, Unreachable, from_dict
 from praas_kit.keys import KeyPair, curve_client
 from praas_kit.payload import ZERO_COPY_MIN, Result
 from praas_kit.zmqio import recv_frames, send_frames
@@ -44,10 +44,6 @@ _READY = int(zmq.EVENT_HANDSHAKE_SUCCEEDED)
 _DOWN = int(zmq.EVENT_DISCONNECTED)
 _REFUSED = (int(zmq.EVENT_HANDSHAKE_FAILED_AUTH), int(zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL),
             int(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL))
-
-
-class Unreachable(ProcessDied):
-    """No process completed a handshake at the address in time; the request was not delivered."""
 
 
 class _Conn:

@@ -18,8 +18,6 @@ they use the host's TeX (a clear :class:`~praas_kit.apps.latex.project.TexMissin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from praas_kit.apps.latex.deploy import (
     APP_CODE,
     FUNCTIONS,
@@ -31,8 +29,9 @@ from praas_kit.apps.latex.deploy import (
     upload,
 )
 from praas_kit.apps.latex.project import TexMissing
+from praas_kit.checkout import checkout_path
 
-DATASETS = Path(__file__).resolve().parents[3] / "datasets" / "latex"  #: the shipped projects (source checkout)
+DATASETS = checkout_path("datasets", "latex")  #: the shipped projects (in the source checkout)
 
 __all__ = ["deploy", "upload", "s3_settings", "bucket_name", "FunctionPools", "VARIANTS", "FUNCTIONS", "APP_CODE",
            "DATASETS", "TexMissing"]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from praas_kit.errors import InvalidArgument, NotFound, PraasError
+from praas_kit.errors import InvalidArgument, NotFound, TexMissing
 
 BINARY_SUFFIXES = frozenset({".pdf", ".png", ".jpg", ".jpeg"})
 COMPILE_TIMEOUT = 300.0  #: seconds a compilation may take before it is stopped and reported as a failure
@@ -34,12 +34,6 @@ LOG_LIMIT = 256 << 10  #: characters of latexmk's output kept in a reply (the en
 MANIFEST = ".praas-sync.json"
 TEX_PACKAGES = ("latexmk", "texlive-latex-base", "texlive-latex-recommended", "texlive-latex-extra",
                 "texlive-publishers", "texlive-fonts-recommended", "cm-super")
-
-
-class TexMissing(PraasError):
-    """``latexmk`` is not installed where the function runs."""
-
-    status = 500
 
 
 def project_key(path: str, file: str) -> str:

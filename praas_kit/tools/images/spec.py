@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from praas_kit.checkout import checkout_root
 from praas_kit.engines import images as image_names
 from praas_kit.errors import BackendError
 
@@ -97,11 +98,9 @@ class Plan:
 
 def repo_root() -> Path:
     """The source checkout holding ``docker/`` and ``pyproject.toml`` (``$PRAAS_REPO`` overrides)."""
-    candidates = [Path(os.environ["PRAAS_REPO"])] if os.environ.get("PRAAS_REPO") else []
-    candidates.append(Path(__file__).resolve().parents[3])  # praas_kit/tools/images/spec.py -> the checkout
-    for root in candidates:
-        if (root / "docker" / "process.Dockerfile").is_file() and (root / "pyproject.toml").is_file():
-            return root
+    root = checkout_root()
+    if root is not None and (root / "docker" / "process.Dockerfile").is_file():
+        return root
     raise BackendError(
         "building images needs a praas-kit source checkout (docker/ and pyproject.toml); "
         "run from the repository or set PRAAS_REPO"

@@ -1,6 +1,6 @@
 """A live process explorer for notebooks (``pip install 'praas-kit[notebooks]'``)::
 
-    from praas_kit.widgets import ProcessExplorer
+    from praas_kit.lab.widgets import ProcessExplorer
     ProcessExplorer(cp)            # the last expression of a cell shows it
 
 A table of every application's processes (status, address, memory, invocations, running calls, last activity), refreshed
@@ -21,7 +21,7 @@ from typing import Any
 from praas_kit.errors import PraasError
 from praas_kit.lifecycle import Status
 
-log = logging.getLogger("praas_kit.widgets")
+log = logging.getLogger("praas_kit.lab.widgets")
 
 
 def _ago(ts: float | None) -> str:

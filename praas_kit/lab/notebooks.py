@@ -18,16 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from praas_kit.errors import InvalidArgument, PraasError
+from praas_kit.errors import InvalidArgument, NotebookFailed
 
-log = logging.getLogger("praas_kit.notebooks")
+log = logging.getLogger("praas_kit.lab.notebooks")
 
 SERIES = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 CELL_TIMEOUT = 1800  #: seconds one cell may run (a full-mode benchmark cell is long)
-
-
-class NotebookFailed(PraasError):
-    """A cell of a notebook failed (one not tagged ``raises-exception``)."""
 
 
 @dataclass(frozen=True)
