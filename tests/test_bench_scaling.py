@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import children_of, servers_ready
+from helpers import children_of, servers_ready
 
 from praas_kit import wire
 
@@ -63,7 +63,7 @@ def test_world_frames_grow_quadratically(quick_run: Any) -> None:
         assert _value(rows, "world-alloc", "full_frames", n) == n * (n + 1) // 2
         push = next(r for r in rows if (r.experiment, r.size) == ("world-push", n))
         assert push.extra["frames_per_push"] == n  # one frame per running peer
-    for n in scaling.SIM_SIZES[True]:  # pushes really made by Controller._push_world, counted
+    for n in scaling.SIM_SIZES[True]:  # pushes really made by World.push, counted
         assert _value(rows, "world-alloc", "sim_frames", n) == n * (n + 1) // 2
         assert _value(rows, "world-alloc", "sim_bytes", n) == _value(rows, "world-alloc", "full_bytes", n)
     # ten times the processes: a hundred times the frames, about a thousand times the bytes

@@ -9,7 +9,7 @@ Three parts, each a set of :class:`~praas_kit.bench.common.Row` series:
   the sequences of registry calls the controller makes per event: ``ev_create`` (create -> ALLOCATED, ending in
   the world push's listing), ``ev_swap_out``, ``inv_sticky`` (``?process=``) and ``inv_faas`` (pooled routing
   scans the application's records). Unit: seconds per operation.
-* **world** -- the real :meth:`Controller._push_world <praas_kit.control.controller.Controller._push_world>` over a
+* **world** -- the real :meth:`World.push <praas_kit.control.world.World.push>` (what the controller runs) over a
   real registry and real sessions, with an endpoint that counts frames instead of writing to sockets (socket
   time is not included). ``world-push``: seconds per push with N processes running (N frames, one per peer);
   ``world-decode``: seconds to parse one such frame on the receiving side, and whether the runtime accepts it
@@ -53,10 +53,10 @@ from praas_kit.bench.common import BenchRun, Row, save, time_calls
 from praas_kit.bench.scaling_report import REGISTRY_OPS, fit_power, growth, interpolate, plot, summarise
 from praas_kit.bench.scaling_s3 import S3_CLIENTS, S3_SIZES, SWAP_STATE, s3_rows
 from praas_kit.control.channels import HeldMessages
-from praas_kit.control.controller import Controller
 from praas_kit.control.endpoint import ProcessEndpoint
 from praas_kit.control.registry import AppRecord, ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
+from praas_kit.control.world import World
 from praas_kit.errors import ProtocolError
 from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import Event, Status, transition
@@ -150,7 +150,7 @@ def _registry_ops(reg: Registry, n: int, rng: random.Random,
         forget(rec.name)
         reg.put_process(rec)
 
-    def ev_create() -> None:  # Controller.create_process -> _launch -> _transition -> _push_world
+    def ev_create() -> None:  # Controller.create_process -> _launch -> _transition -> World.push
         rec = spare.pop()
         rec.status = Status.ALLOCATING
         forget(rec.name)
@@ -162,17 +162,17 @@ def _registry_ops(reg: Registry, n: int, rng: random.Random,
         assert cur is not None
         reg.put_process(cur)
         _set_status(reg, APP, rec.name, Event.ALLOCATED)
-        reg.processes(APP)                    # _push_world
+        reg.processes(APP)                    # World.push
 
     def ev_swap_out() -> None:  # Controller.swap
         name = pick()
         reg.get_app(APP)
         reg.get_process(APP, name)
         _set_status(reg, APP, name, Event.SWAP)
-        reg.processes(APP)                    # _push_world (SWAPPING_OUT)
+        reg.processes(APP)                    # World.push (SWAPPING_OUT)
         reg.add_snapshot(APP, name, "s-1", SWAP_STATE, 0.01)
         _set_status(reg, APP, name, Event.SWAP_DONE, address=None)
-        reg.processes(APP)                    # _push_world (SWAPPED_OUT)
+        reg.processes(APP)                    # World.push (SWAPPED_OUT)
         reg.snapshots(APP, name)
         reg.drop_snapshot(APP, name, "s-1")
         cleanup.append(lambda: _swap_back(reg, name))
@@ -247,17 +247,16 @@ class CountingEndpoint:
 
 
 class WorldBench:
-    """A :class:`Controller` reduced to what :meth:`Controller._push_world` touches: a real registry, real sessions
-    and held messages, and a :class:`CountingEndpoint`. :meth:`allocate` adds one running process."""
+    """The controller's :class:`~praas_kit.control.world.World` on a real registry, real sessions and held
+    messages, and a :class:`CountingEndpoint`. :meth:`allocate` adds one running process."""
 
     def __init__(self, tmp: Path) -> None:
         self.registry = _new_registry(tmp)
         self.endpoint = CountingEndpoint()
-        self.ctl = Controller.__new__(Controller)  # no backend, store or sockets: only the world push is run
-        self.ctl.registry, self.ctl.sessions = self.registry, Sessions()
-        self.ctl.endpoint = cast(ProcessEndpoint, self.endpoint)
-        self.ctl.held = HeldMessages(self.registry, self.ctl.sessions, self.ctl.endpoint, lambda a, n: True,
-                                     lambda a, n: True)
+        self.sessions = Sessions()  # no backend, store or sockets: only the world push is run
+        endpoint = cast(ProcessEndpoint, self.endpoint)
+        held = HeldMessages(self.registry, self.sessions, endpoint, lambda a, n: True, lambda a, n: True)
+        self.world = World(self.registry, self.sessions, endpoint, held)
         self.running = 0
 
     def allocate(self) -> None:
@@ -265,12 +264,12 @@ class WorldBench:
         rec = _record(self.running)
         self.registry.put_process(rec)
         session = Session(APP, rec.name, rec.incarnation, "secret")
-        self.ctl.sessions.add(session)
-        self.ctl.sessions.attach(session, rec.name.encode())
+        self.sessions.add(session)
+        self.sessions.attach(session, rec.name.encode())
         self.running += 1
 
     def push(self) -> None:
-        self.ctl._push_world(APP)
+        self.world.push(APP)
 
     def close(self) -> None:
         self.registry.close()
@@ -381,7 +380,7 @@ def run_scaling(out: Path, quick: bool = True, s3: bool = True) -> BenchRun:
               "s3_sizes": list(S3_SIZES) if s3 else [], "s3_clients": list(S3_CLIENTS) if s3 else [],
               "swap_state_bytes": SWAP_STATE, "nodes": NODES, "max_header": wire.MAX_HEADER,
               "registry": "SQLite (WAL, synchronous=NORMAL) in a temporary directory",
-              "world": "Controller._push_world over a real registry and sessions; sockets replaced by a counter",
+              "world": "World.push over a real registry and sessions; sockets replaced by a counter",
               "s3_server": "one local OpenStack Swift s3api endpoint (single-process proxy)",
               "load_average_before": list(os.getloadavg())}
     rows: list[Row] = []

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from praas_kit import wire
 from praas_kit.backends.base import Backend, ProcessSpec
 from praas_kit.backends.registry import open_backend
 from praas_kit.control.apps import Applications
@@ -32,10 +31,12 @@ from praas_kit.control.channels import HeldMessages
 from praas_kit.control.config import ControlPlaneConfig
 from praas_kit.control.downscaler import Candidate, Downscaler
 from praas_kit.control.endpoint import ProcessEndpoint
+from praas_kit.control.exits import Exits
 from praas_kit.control.pool import Invoker, InvokeResult, PendingCall
 from praas_kit.control.registry import AppRecord, ProcRecord, Registry
 from praas_kit.control.sessions import Session, Sessions
 from praas_kit.control.snapshots import collect_leftovers, restorable
+from praas_kit.control.world import World
 from praas_kit.errors import (
     BackendError,
     InvalidArgument,
@@ -49,16 +50,13 @@ from praas_kit.errors import (
 )
 from praas_kit.home import HomeLock, lock_home
 from praas_kit.keys import KeyPair
-from praas_kit.lifecycle import AWAITING_EXIT, DELETABLE, EXPECTED_EXIT, LIVE, STARTING, Event, Status, transition
+from praas_kit.lifecycle import DELETABLE, LIVE, Event, Status, transition
 from praas_kit.names import validate_name
 from praas_kit.process.config import ProcessConfig
 from praas_kit.storage.base import SwapStore, new_snapshot_id
 from praas_kit.storage.registry import open_store
 
 log = logging.getLogger("praas_kit.control")
-
-LOG_LINES = 40  #: lines of a failed process's log kept in the registry (``log_tail``)
-LOG_LINES_IN_ERROR = 12  #: of which the error message quotes these
 
 
 class Controller:
@@ -85,14 +83,13 @@ class Controller:
         self.keys = KeyPair.new() if cfg.dataplane_auth == "curve" else None
         self.sessions = Sessions()
         self._ops: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
-        self._exits = threading.Condition()  # exit handlers in flight, drained by close()
-        self._exits_running = 0
-        self._closed = False
         self.endpoint = ProcessEndpoint(self.sessions, self.backend.control_bind, port=cfg.ctl_port,
                                         max_message=cfg.max_payload + (1 << 20),
                                         curve_secret=self.keys.secret.encode() if self.keys else None)
         self.held = HeldMessages(self.registry, self.sessions, self.endpoint, self._accepts_messages,
                                  self._is_running)
+        self.world = World(self.registry, self.sessions, self.endpoint, self.held)
+        self.exits = Exits(self.registry, self.sessions, self.backend, self._transition, self.world.push)
         self.invoker = Invoker(cfg, self.registry, self.sessions, self.endpoint, self)
         self.apps = Applications(cfg, self.registry, self.sessions.lock, self.backend, self.keys is not None)
         self._recover()
@@ -213,7 +210,8 @@ class Controller:
         spec = ProcessSpec(rec.app, rec.name, session.incarnation, rec.vcpus, rec.memory_mb, config,
                            code=arec.code, image=arec.image, store=self.store, secrets=private)
         try:
-            handle = self.backend.start(spec, lambda code: self._on_exit(rec.app, rec.name, session.incarnation, code))
+            incarnation = session.incarnation
+            handle = self.backend.start(spec, lambda code: self.exits.on_exit(rec.app, rec.name, incarnation, code))
         except PraasError as exc:
             self._transition(rec.app, rec.name, Event.DIED, error=str(exc))
             raise
@@ -246,7 +244,7 @@ class Controller:
                 self.sessions.drop(rec.app, rec.name)
                 self._transition(rec.app, rec.name, Event.DIED, error=f"start failed: {exc}", address=None)
             raise
-        self._push_world(rec.app)
+        self.world.push(rec.app)
         return cur
 
     def _transition(self, app: str, name: str, event: Event, **updates: Any) -> ProcRecord:
@@ -278,7 +276,7 @@ class Controller:
             t0 = time.perf_counter()
             rec = self._transition(app, name, Event.SWAP)
             session = self.sessions.get(app, name)
-            self._push_world(app)
+            self.world.push(app)
             if session is None or session.ident is None:  # cannot happen for ALLOCATED; be safe
                 self._transition(app, name, Event.SWAP_ABORTED)
                 raise InvalidState(f"process {name!r} is not connected")
@@ -298,7 +296,7 @@ class Controller:
                                   "its previous snapshot is kept") from None
             if not reply.get("ok"):
                 self._transition(app, name, Event.SWAP_ABORTED)
-                self._push_world(app)
+                self.world.push(app)
                 collect_leftovers(self.store, self.registry, app, name)
                 raise from_dict(reply.get("err"))
             session.swap_confirmed = True
@@ -306,7 +304,7 @@ class Controller:
             self.backend.stop(rec.handle)
             self.sessions.drop(app, name)
             self._transition(app, name, Event.SWAP_DONE, address=None)
-            self._push_world(app)
+            self.world.push(app)
             for old in self.registry.snapshots(app, name):
                 if old["snapshot"] != snapshot:
                     self.store.delete(app, name, old["snapshot"])
@@ -339,7 +337,7 @@ class Controller:
         self.get_process(app, name)
         with self._ops[(app, name)]:
             rec = self._transition(app, name, Event.STOP)
-            self._push_world(app)
+            self.world.push(app)
             session = self.sessions.get(app, name)
             if session is not None and session.ident is not None:
                 try:
@@ -356,7 +354,7 @@ class Controller:
                 self.registry.drop_snapshot(app, name, snap["snapshot"])
             self.held.forget(app, name)  # and what was sent to it: nothing reaches a later namesake
             self.store.delete(app, name)
-            self._push_world(app)
+            self.world.push(app)
             return cur or rec
 
     def delete_process(self, app: str, name: str) -> None:
@@ -373,7 +371,7 @@ class Controller:
                 self.held.forget(app, name)
                 self.sessions.drop(app, name)
             self.store.delete(app, name)
-        self._push_world(app)
+        self.world.push(app)
 
     def kill(self, app: str, name: str) -> None:
         """SIGKILL a process's runtime (fault injection for tests and teaching)."""
@@ -392,70 +390,6 @@ class Controller:
         return self.invoker.submit(app, fn, payload, process, timeout, wait_ready)
 
     # ================================================================ exits and the world
-    def _on_exit(self, app: str, name: str, incarnation: str, code: int) -> None:
-        """A runtime exited (called by the backend, once, from a thread of its own)."""
-        with self._exits:
-            if self._closed:
-                return  # the control plane is gone; the registry says what was promised
-            self._exits_running += 1
-        try:
-            self._handle_exit(app, name, incarnation, code)
-        finally:
-            with self._exits:
-                self._exits_running -= 1
-                self._exits.notify_all()
-
-    def _handle_exit(self, app: str, name: str, incarnation: str, code: int) -> None:
-        session = self.sessions.get(app, name)
-        if code == 0 and session is not None:  # a clean exit follows a confirmation that may still be in flight
-            deadline = time.monotonic() + 3.0
-            while not session.swap_confirmed and time.monotonic() < deadline:
-                rec = self.registry.get_process(app, name)
-                if rec is None or rec.status not in AWAITING_EXIT:
-                    break
-                time.sleep(0.01)
-        with self.sessions.lock:
-            current = self.sessions.get(app, name)
-            rec = self.registry.get_process(app, name)
-            if rec is None or rec.incarnation != incarnation or current is None \
-                    or current.incarnation != incarnation:
-                return
-            session = current
-            if session.swap_confirmed or rec.status in EXPECTED_EXIT:
-                return
-            tail = self.backend.logs(rec.handle, tail=LOG_LINES)  # kept by the backend; said in the error
-            last = "\n".join(tail.splitlines()[-LOG_LINES_IN_ERROR:])
-            died = ProcessDied(f"process {name!r} exited unexpectedly (exit code {code})"
-                               + (f"; the end of its log:\n{last}" if last else ""))
-            if not session.connected.done():
-                session.connected.set_exception(died)
-            pending = list(session.pending.values())  # a future's callbacks may release its own entry
-            session.pending.clear()
-            for fut in pending:
-                if not fut.done():
-                    fut.set_exception(died)
-            if rec.status in LIVE:
-                self._transition(app, name, Event.DIED, error=died.message, address=None, log=tail or None)
-            self.sessions.drop(app, name)
-        log.warning("%s/%s died with exit code %s", app, name, code)
-        if rec.status not in STARTING:
-            self.backend.stop(rec.handle, grace=0)
-        self._push_world(app)
-
-    def _push_world(self, app: str) -> None:
-        recs = self.registry.processes(app)
-        procs = {r.name: {"status": r.status.value, "address": r.address if r.status == Status.ALLOCATED else None,
-                          "key": r.public_key if r.status == Status.ALLOCATED else None} for r in recs}
-        frames = wire.world_frames(procs)
-        for connected in self.sessions.connected(app):
-            self.endpoint.send(connected, frames)
-        # a newly ALLOCATED process may have messages held for it
-        for r in recs:
-            if r.status == Status.ALLOCATED:
-                session = self.sessions.get(app, r.name)
-                if session is not None and session.ident is not None and self.held.pending_for(app, r.name):
-                    self.held.flush_async(session)
-
     def _idle_candidates(self) -> Iterator[Candidate]:
         for rec in self.registry.processes():
             session = self.sessions.get(rec.app, rec.name)
@@ -486,10 +420,7 @@ class Controller:
                     except PraasError as exc:
                         log.warning("stopping %s/%s: %s", rec.app, rec.name, exc)
         self.backend.close()
-        with self._exits:  # no exit handler may touch the registry once it is closed
-            self._closed = True
-            if not self._exits.wait_for(lambda: self._exits_running == 0, timeout=10):
-                log.warning("closing while %d exit handler(s) still run", self._exits_running)
+        self.exits.close()  # no exit handler may touch the registry once it is closed
         self.endpoint.close()
         self.store.close()
         self.registry.close()
