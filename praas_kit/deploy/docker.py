@@ -30,6 +30,7 @@ from praas_kit.engines import docker as docker_engine
 from praas_kit.engines import images as image_names
 from praas_kit.engines.images import LABEL
 from praas_kit.errors import BackendError, InvalidArgument
+from praas_kit.storage.s3_endpoint import TEST_ACCESS_KEY, TEST_SECRET_KEY, S3Endpoint
 
 log = logging.getLogger("praas_kit.deploy")
 
@@ -40,12 +41,14 @@ S3_BUCKET = "praas-swaps"
 class StorageEndpoints:
     """Where the deployment's storage containers listen (reachable from the host and from processes)."""
 
-    s3_endpoint: str | None = None
-    s3_access_key: str = "test:tester"
-    s3_secret_key: str = "testing"
-    s3_region: str = "us-east-1"
+    s3: S3Endpoint | None = None  #: the S3 server (the ``praas-s3`` image's test account)
     redis_host: str | None = None
     redis_port: int = 6379
+
+    @property
+    def s3_endpoint(self) -> str | None:
+        """The S3 server's URL (``None``: the deployment started none)."""
+        return self.s3.url if self.s3 else None
 
     @property
     def redis_url(self) -> str | None:
@@ -53,12 +56,13 @@ class StorageEndpoints:
 
     def swap_store(self, s3_options: dict[str, Any] | None = None) -> dict[str, Any]:
         """The spec of an S3 swap store on this server (``s3_options`` tune the S3 client)."""
-        return {"kind": "s3", "endpoint": self.s3_endpoint, "bucket": S3_BUCKET, "access_key": self.s3_access_key,
-                "secret_key": self.s3_secret_key, "region": self.s3_region, "prefix": "", **(s3_options or {})}
+        if self.s3 is None:
+            raise InvalidArgument("this deployment started no S3 server")
+        return self.s3.store_spec(S3_BUCKET, **(s3_options or {}))
 
     def wait(self) -> None:
         """Wait until the servers started answer."""
-        if self.s3_endpoint:
+        if self.s3 is not None:
             wait_s3(self, 60)
         if self.redis_host:
             wait_tcp(self.redis_host, self.redis_port, 30, "Redis")
@@ -140,13 +144,12 @@ def wait_s3(storage: StorageEndpoints, timeout: float) -> None:
     """Wait until the deployment's S3 server answers (:class:`BackendError` after ``timeout`` s)."""
     from praas_kit.storage.s3 import S3Store
 
-    assert storage.s3_endpoint is not None
+    assert storage.s3 is not None
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         try:
-            S3Store(storage.s3_endpoint, S3_BUCKET, storage.s3_access_key, storage.s3_secret_key).snapshots("probe",
-                                                                                                            "probe")
+            S3Store.from_spec(storage.s3.store_spec(S3_BUCKET)).snapshots("probe", "probe")
             return
         except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
             last = exc
@@ -178,7 +181,8 @@ def docker_deployment(swap: str = "s3", redis: bool = False, home: str | Path | 
         res.network, res.created_network = docker_engine.ensure_network(
             res.client, res.network_name, {LABEL: "1", f"{LABEL}.deployment": tag})
         if swap == "s3":
-            storage.s3_endpoint = f"http://{_start_storage(res, image_names.S3, f'praas-s3-{tag}', tag)}:9000"
+            host = _start_storage(res, image_names.S3, f"praas-s3-{tag}", tag)
+            storage.s3 = S3Endpoint(f"http://{host}:9000", TEST_ACCESS_KEY, TEST_SECRET_KEY)
         if redis:
             storage.redis_host = _start_storage(res, image_names.REDIS, f"praas-redis-{tag}", tag)
         storage.wait()

@@ -39,6 +39,7 @@ from praas_kit.engines import images as image_names
 from praas_kit.engines import swarm as swarm_engine
 from praas_kit.engines.images import LABEL
 from praas_kit.errors import BackendError, InvalidArgument
+from praas_kit.storage.s3_endpoint import TEST_ACCESS_KEY, TEST_SECRET_KEY, S3Endpoint
 
 log = logging.getLogger("praas_kit.deploy")
 
@@ -142,7 +143,7 @@ def swarm_deployment(swap: str = "s3", redis: bool = False, home: str | Path | N
         if swap == "s3":
             sid, host, port = start_service(client, f"praas-s3-{tag}", image_names.S3, network_name, 9000, labels)
             services.append(sid)
-            storage.s3_endpoint = f"http://{host}:{port}"
+            storage.s3 = S3Endpoint(f"http://{host}:{port}", TEST_ACCESS_KEY, TEST_SECRET_KEY)
         if redis:
             sid, storage.redis_host, storage.redis_port = start_service(
                 client, f"praas-redis-{tag}", image_names.REDIS, network_name, 6379, labels)

@@ -28,9 +28,9 @@ import numpy as np
 
 from praas_kit.apps.kmeans.data import DatasetSpec, Points
 from praas_kit.apps.kmeans.worker import VARIANTS, Job, WorkerReport
-from praas_kit.apps.latex.deploy import s3_settings
 from praas_kit.errors import InvalidArgument, Timeout
 from praas_kit.names import validate_name
+from praas_kit.storage.s3_endpoint import S3Endpoint
 
 log = logging.getLogger("praas_kit.apps.kmeans")
 
@@ -79,8 +79,9 @@ class KMeans:
     """The k-means application on control plane ``cp`` (a context manager: :meth:`close` deletes its processes
     and applications, also after an error).
 
-    ``s3``: where the shards (and the S3 variant's messages) live, as :func:`~praas_kit.apps.latex.s3_settings`
-    accepts (a URL, a dict with ``endpoint``..., a running Swift S3 server, a docker deployment's ``storage``);
+    ``s3``: where the shards (and the S3 variant's messages) live, as
+    :meth:`S3Endpoint.of <praas_kit.storage.s3_endpoint.S3Endpoint.of>` accepts (an ``S3Endpoint``, a URL, a dict
+    with ``endpoint``..., a running Swift S3 server, a docker deployment's ``storage``);
     ``redis_url``: the Redis variant's server (``None``: that variant is unavailable). The URLs must be
     reachable from the processes. ``workers`` processes of ``vcpus`` and ``memory_mb`` each per variant.
     ``timeout`` bounds a run (seconds); a worker waits for a peer at most ``timeout / 2``.
@@ -95,7 +96,7 @@ class KMeans:
         validate_name(name, "application name")
         validate_name(f"{name}-faas", "application name")
         self.cp, self.workers, self.timeout = cp, workers, float(timeout)
-        self.storage: dict[str, Any] = {**s3_settings(s3), "bucket": bucket, "redis_url": redis_url}
+        self.storage: dict[str, Any] = S3Endpoint.of(s3).settings(bucket=bucket, redis_url=redis_url)
         self.names = tuple(f"w{r}" for r in range(workers))
         self.praas: Any = None
         self.faas: Any = None

@@ -30,14 +30,13 @@ _LOCK = threading.Lock()
 
 
 def _s3(storage: dict[str, Any]) -> Any:
-    from praas_kit.storage.s3 import make_client
+    from praas_kit.storage.s3_endpoint import S3Endpoint
 
     key = ("s3", str(storage["endpoint"]), str(storage.get("access_key")))
     with _LOCK:
         if key not in _CLIENTS:
-            _CLIENTS[key] = make_client(storage["endpoint"], storage.get("access_key"), storage.get("secret_key"),
-                                        storage.get("region") or "us-east-1", connect_timeout=5, read_timeout=60,
-                                        retries={"max_attempts": 3, "mode": "standard"})
+            _CLIENTS[key] = S3Endpoint.of(storage).client(connect_timeout=5, read_timeout=60,
+                                                          retries={"max_attempts": 3, "mode": "standard"})
         return _CLIENTS[key]
 
 

@@ -20,6 +20,7 @@ from praas_kit.apps.latex.project import TEX_PACKAGES, TexMissing, encode, proje
 from praas_kit.errors import FunctionNotFound, InvalidArgument, NotFound
 from praas_kit.payload import Result
 from praas_kit.sdk.client import Application
+from praas_kit.storage.s3_endpoint import S3Endpoint
 
 HERE = Path(__file__).parent
 APP_CODE = HERE / "latex_praas.py"  #: the PraaS variant's code (pass as ``code=``)
@@ -28,22 +29,10 @@ FUNCTIONS = ("update-file", "get-file", "compile", "get-pdf")
 
 
 def s3_settings(s3: Any) -> dict[str, Any]:
-    """``{"endpoint", "access_key", "secret_key", "region"}`` from a dict, a :class:`SwiftS3Server`-like object
-    (``endpoint``, ``access_key``...), a docker deployment's ``storage`` (``s3_endpoint``...) or a URL."""
-    if isinstance(s3, str):
-        return {"endpoint": s3, "access_key": None, "secret_key": None, "region": "us-east-1"}
-    if isinstance(s3, dict):
-        if "endpoint" not in s3:
-            raise InvalidArgument("s3 settings need at least an 'endpoint'")
-        return {"access_key": None, "secret_key": None, "region": "us-east-1", **s3}
-    for prefix in ("", "s3_"):
-        endpoint = getattr(s3, prefix + "endpoint", None)
-        if isinstance(endpoint, str) and endpoint:
-            return {"endpoint": endpoint, "access_key": getattr(s3, prefix + "access_key", None),
-                    "secret_key": getattr(s3, prefix + "secret_key", None),
-                    "region": getattr(s3, prefix + "region", "us-east-1")}
-    raise InvalidArgument(f"cannot tell an S3 endpoint from {s3!r}: give a URL, a dict with 'endpoint', or a "
-                          "running praas_kit.tools.services.SwiftS3Server")
+    """``{"endpoint", "access_key", "secret_key", "region"}`` of ``s3``: an
+    :class:`~praas_kit.storage.s3_endpoint.S3Endpoint`, a URL, such a dict, or what carries one as ``.s3`` (a
+    running :class:`SwiftS3Server`, a docker deployment's ``storage``); see :meth:`S3Endpoint.of`."""
+    return S3Endpoint.of(s3).settings()
 
 
 def bucket_name(app: str) -> str:
@@ -137,16 +126,15 @@ def deploy(cp: Any, name: str, variant: str = "praas", s3: Any = None, vcpus: fl
                                "function_workers": function_workers}
     if variant == "praas":
         return cp.create_application(name, code=APP_CODE, **options)  # type: ignore[no-any-return]
-    storage = getattr(cp, "storage", None)
-    if s3 is None and getattr(storage, "s3_endpoint", None):
+    storage = getattr(cp, "storage", None)  # a docker or swarm deployment's
+    if s3 is None and getattr(storage, "s3", None) is not None:
         s3 = storage
     if not s3:
         raise InvalidArgument("the FaaS variant keeps the project in S3: pass s3= (a URL, a dict, or a running "
                               "praas_kit.tools.services.SwiftS3Server), or deploy with docker_deployment(swap='s3')")
-    settings = s3_settings(s3) | {"bucket": bucket_name(name)}
-    from praas_kit.storage.s3 import make_client
-
-    client = make_client(settings["endpoint"], settings["access_key"], settings["secret_key"], settings["region"])
+    endpoint = S3Endpoint.of(s3)
+    settings = endpoint.settings(bucket=bucket_name(name))
+    client = endpoint.client()
     try:
         client.create_bucket(Bucket=settings["bucket"])
     except Exception as exc:  # an existing bucket of ours is fine

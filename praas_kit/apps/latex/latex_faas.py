@@ -44,10 +44,9 @@ def _s3() -> Any:
     if _client is None:
         if not _config:
             raise StorageError("the LaTeX FaaS functions have no S3 endpoint configured")
-        from praas_kit.storage.s3 import make_client
+        from praas_kit.storage.s3_endpoint import S3Endpoint
 
-        _client = make_client(_config["endpoint"], _config.get("access_key"), _config.get("secret_key"),
-                              _config.get("region", "us-east-1"))
+        _client = S3Endpoint.of(_config).client()
     return _client
 
 

@@ -44,7 +44,7 @@ from typing import Any
 
 from praas_kit._net import connect_host, port_open
 from praas_kit.errors import BackendError
-from praas_kit.storage.s3 import make_client
+from praas_kit.storage.s3_endpoint import DEFAULT_REGION, TEST_ACCESS_KEY, TEST_SECRET_KEY, S3Endpoint
 from praas_kit.tools.services._util import (
     Child,
     LocalServer,
@@ -61,9 +61,7 @@ __all__ = ["SwiftS3Server", "main"]
 
 SWIFT_PACKAGES = "swift-proxy swift-account swift-container swift-object memcached"
 
-ACCESS_KEY = "test:tester"
-SECRET_KEY = "testing"
-REGION = "us-east-1"
+ACCESS_KEY, SECRET_KEY, REGION = TEST_ACCESS_KEY, TEST_SECRET_KEY, DEFAULT_REGION
 
 PROXY_PIPELINE = (
     "catch_errors gatekeeper healthcheck proxy-logging cache listing_formats s3api tempauth "
@@ -209,6 +207,11 @@ class SwiftS3Server(LocalServer):
         return f"http://{self.host}:{self.port}"
 
     @property
+    def s3(self) -> S3Endpoint:
+        """The endpoint with this server's credentials."""
+        return S3Endpoint(self.endpoint, self.access_key, self.secret_key, self.region)
+
+    @property
     def pids(self) -> list[int]:
         """Process ids of the running children (memcached and the four Swift servers)."""
         return [c.pid for c in self._children]
@@ -222,7 +225,7 @@ class SwiftS3Server(LocalServer):
 
         Keyword arguments are passed to :class:`botocore.config.Config`.
         """
-        return make_client(self.endpoint, self.access_key, self.secret_key, self.region, **config)
+        return self.s3.client(**config)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> SwiftS3Server:
