@@ -49,6 +49,7 @@ from praas_kit.control.schemas import (
 )
 from praas_kit.errors import BadRequest, NotFound, PayloadTooLarge, PraasError, Unauthorized
 from praas_kit.lifecycle import view
+from praas_kit.limits import too_large
 from praas_kit.payload import MIME
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -93,34 +94,32 @@ class BodyLimit:
         limit = self.limit_for(scope["path"])
         length = dict(scope.get("headers") or []).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
-            await error_response(PayloadTooLarge(
-                f"request body of {int(length)} bytes exceeds the limit of {limit}"))(scope, receive, send)
+            await error_response(too_large(int(length), limit, "request body"))(scope, receive, send)
             return
         seen = 0
-        too_large: PayloadTooLarge | None = None
+        refused: PayloadTooLarge | None = None
         started = False
 
         async def limited() -> Any:
-            nonlocal seen, too_large
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    too_large = PayloadTooLarge(f"request body exceeds the limit of {limit} bytes (stopped reading "
-                                                f"at {seen})")
-                    raise too_large
+                    refused = too_large(seen, limit, "request body (read so far)")
+                    raise refused
             return message
 
         async def answer(message: Any) -> None:
             nonlocal started
-            if too_large is not None and not started:
+            if refused is not None and not started:
                 return  # a route that parses JSON turns the error into a 400: the client gets the 413 below
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         await self.app(scope, limited, answer)
-        if too_large is not None and not started:
-            await error_response(too_large)(scope, receive, send)
+        if refused is not None and not started:
+            await error_response(refused)(scope, receive, send)
 
 
 def create_app(controller: Controller, token: str, gateway: Gateway | None = None) -> FastAPI:

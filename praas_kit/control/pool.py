@@ -11,7 +11,6 @@ here too.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -30,17 +29,16 @@ from praas_kit.errors import (
     BadRequest,
     InvalidState,
     Overloaded,
-    PayloadTooLarge,
     PraasError,
     ProcessFailed,
     Timeout,
 )
 from praas_kit.lifecycle import RESUMABLE, Status
+from praas_kit.limits import check_payload, check_timeout
 from praas_kit.names import validate_function_name, validate_name
 
 log = logging.getLogger("praas_kit.control")
 
-MAX_TIMEOUT = 86400.0 * 7  #: the longest an invocation may be given (seconds)
 MAX_RELAYED = 64  #: calls one process may have relayed through the control plane at once
 
 
@@ -126,12 +124,8 @@ class Invoker:
         """
         self.lifecycle.get_application(app)
         validate_function_name(fn)
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                    or not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT):
-            raise BadRequest(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:.0f}], not {timeout!r}; "
-                             "nothing was run")
-        if len(payload) > self.cfg.max_payload:
-            raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the limit of {self.cfg.max_payload}")
+        timeout = check_timeout(timeout, "invocation", error=BadRequest, detail="nothing was run")
+        check_payload(len(payload), self.cfg.max_payload)
         timeout = self.cfg.invoke_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         if not wait_ready:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from praas_kit.errors import InvalidState, ProcessNotFound, RecvTimeout, Timeout
 from praas_kit.function import Invocation
+from praas_kit.limits import check_timeout
 from praas_kit.names import ANY, SELF
 from praas_kit.payload import encode_payload
-from praas_kit.process.mailbox import check_timeout
 
 if TYPE_CHECKING:
     from praas_kit.process.runtime import ProcessRuntime
@@ -76,7 +76,7 @@ class Context:
     def recv(self, pid: str, key: str, timeout: float | None = None) -> bytes:
         """Consume one message from ``pid``, ``SELF`` or ``ANY`` with ``key``; raises ``RecvTimeout``
         (and :class:`~praas_kit.errors.InvalidState` if the process stops while waiting)."""
-        wait = check_timeout(timeout, "recv")
+        wait = check_timeout(timeout, "recv", zero_ok=True, clamp=True)
         src = self._resolve(pid, allow_any=True) if pid != ANY else ANY
         key = str(key)
         take = self._rt.mailbox.take
@@ -99,7 +99,7 @@ class Context:
         inv_id = f"{os.getpid()}-{next(_ids)}"
         if dst == self._rt.proc:
             return bytes(self._rt.run_inline(Invocation(function, inv_id, payload)))
-        t = check_timeout(timeout if timeout is not None else self._rt.invoke_timeout, "invoke")
+        t = check_timeout(timeout if timeout is not None else self._rt.invoke_timeout, "invoke", clamp=True)
         fut = self._rt.invoke_peer(dst, function, inv_id, payload)
         deadline = None if t is None else time.monotonic() + t
         if self._rt.pool.wait_for(lambda: True if fut.done() else None, deadline) is None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import enum
 import itertools
-import math
 import threading
 import time
 from collections import deque
 from typing import Any
 
-from praas_kit.errors import InvalidArgument, MailboxFull, RecvTimeout
+from praas_kit.errors import MailboxFull, RecvTimeout
+from praas_kit.limits import check_timeout
 from praas_kit.names import ANY
 
 _Msg = tuple[int, int, bytes]  # (arrival order, seq, data)
@@ -40,16 +40,6 @@ class Delivery(enum.Enum):
     def taken(self) -> bool:
         """Whether the sender may forget the message (it is in the mailbox, or was already)."""
         return self in (Delivery.ACCEPTED, Delivery.DUPLICATE)
-
-
-def check_timeout(timeout: float | None, what: str) -> float | None:
-    """A wait's timeout: ``None`` (forever) or a non-negative number of seconds, clamped to what the
-    platform can wait; :class:`InvalidArgument` for NaN, negative or non-numbers."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
-        raise InvalidArgument(f"{what} timeout must be a non-negative number of seconds or None, not {timeout!r}")
-    return min(float(timeout), threading.TIMEOUT_MAX)
 
 
 class Mailbox:
@@ -130,7 +120,7 @@ class Mailbox:
 
         Blocks up to ``timeout`` seconds (forever if ``None``); raises :class:`RecvTimeout`.
         """
-        wait = check_timeout(timeout, "recv")
+        wait = check_timeout(timeout, "recv", zero_ok=True, clamp=True)
         deadline = None if wait is None else time.monotonic() + wait
         with self._cond:
             while True:
@@ -176,4 +166,4 @@ class Mailbox:
             return self.count
 
 
-__all__ = ["Mailbox", "Delivery", "check_timeout"]
+__all__ = ["Mailbox", "Delivery"]

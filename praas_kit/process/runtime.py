@@ -37,12 +37,12 @@ from praas_kit.errors import (
     InvalidState,
     InvocationError,
     Overloaded,
-    PayloadTooLarge,
     PraasError,
     ProtocolError,
 )
 from praas_kit.function import REGISTRY, Invocation, load_code
 from praas_kit.keys import CLIENT_USER, PEER_PREFIX, ZAP_ENDPOINT, KeyPair, curve_client, curve_server, zap_reply
+from praas_kit.limits import too_large
 from praas_kit.payload import ZERO_COPY_MIN, encode_result
 from praas_kit.process.config import DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CALLS, ProcessConfig, read_secrets_file
 from praas_kit.process.context import Context
@@ -373,8 +373,7 @@ class ProcessRuntime:
         if self.swapper.phase is not Phase.RUN:
             return self._error(route, inv_id, InvalidState(f"process {self.proc!r} is swapping out"))
         if len(payload) > self.cfg.max_payload:
-            return self._error(route, inv_id, PayloadTooLarge(
-                f"payload of {len(payload)} bytes exceeds the limit of {self.cfg.max_payload} bytes"))
+            return self._error(route, inv_id, too_large(len(payload), self.cfg.max_payload))
         if fname not in self.functions:
             return self._error(route, inv_id, FunctionNotFound(
                 f"no function {fname!r} in application {self.app!r}"))

@@ -21,9 +21,7 @@ import httpx
 
 from praas_kit.errors import (
     ControlPlaneUnreachable,
-    InvalidArgument,
     InvalidState,
-    PayloadTooLarge,
     PraasError,
     Unauthorized,
     from_dict,
@@ -31,6 +29,7 @@ from praas_kit.errors import (
 from praas_kit.home import default_home, read_endpoint, read_token
 from praas_kit.keys import KeyPair
 from praas_kit.lifecycle import Status
+from praas_kit.limits import check_payload, check_timeout
 from praas_kit.names import validate_name
 from praas_kit.payload import Result, encode_payload
 from praas_kit.sdk.dataplane import DataPlaneClient, Unreachable
@@ -146,14 +145,6 @@ class ControlPlaneClient:
         return self._credentials[app]
 
 
-def check_timeout(timeout: float | None, what: str) -> None:
-    """A caller's timeout is ``None`` or a positive, finite number of seconds (checked before anything is sent)."""
-    if timeout is None:
-        return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 1e9:
-        raise InvalidArgument(f"{what} timeout must be a positive number of seconds, not {timeout!r}")
-
-
 def _flatten(listing: dict[str, Any]) -> list[ProcessInfo]:
     procs = [ProcessInfo.from_json(p) for group in ("active", "swapped", "inactive") for p in listing.get(group, ())]
     return sorted(procs, key=lambda p: (p.app, p.created))
@@ -265,9 +256,7 @@ class Process:
         """
         payload = encode_payload(data)
         check_timeout(timeout, "invocation")
-        if len(payload) > self.info.max_payload:
-            raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the process's limit of "
-                                  f"{self.info.max_payload} bytes")
+        check_payload(len(payload), self.info.max_payload)
         for attempt in (1, 2):
             if not self.address:
                 self.refresh()

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from praas_kit import wire
-from praas_kit.errors import PayloadTooLarge
 from praas_kit.keys import KeyPair
+from praas_kit.limits import check_payload
 from praas_kit.payload import Result
 from praas_kit.sdk.dataplane import DataPlaneClient
 
@@ -45,8 +45,7 @@ class GatewayClient:
     def invoke(self, app: str, function: str, payload: bytes, process: str | None = None,
                timeout: float | None = None) -> Result:
         """Run ``function`` of ``app`` through the control plane (see ``Application.invoke``)."""
-        if len(payload) > self.max_payload:
-            raise PayloadTooLarge(f"payload of {len(payload)} bytes exceeds the limit of {self.max_payload}")
+        check_payload(len(payload), self.max_payload)
         fields: dict[str, Any] = {"app": app, "fn": function, "tok": self.token}
         if process is not None:
             fields["proc"] = process

@@ -29,6 +29,7 @@ import numpy as np
 from praas_kit.apps.kmeans.data import DatasetSpec, Points
 from praas_kit.apps.kmeans.worker import VARIANTS, Job, WorkerReport
 from praas_kit.errors import InvalidArgument, Timeout
+from praas_kit.limits import check_timeout
 from praas_kit.names import validate_name
 from praas_kit.storage.s3_endpoint import S3Endpoint
 
@@ -91,8 +92,8 @@ class KMeans:
                  bucket: str = BUCKET, vcpus: float = 1.0, memory_mb: int = 1024, timeout: float = 600.0) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidArgument(f"workers must be a positive integer, not {workers!r}")
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
-            raise InvalidArgument(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if check_timeout(timeout, "a run's") is None:
+            raise InvalidArgument("a run's timeout must be a positive number of seconds, not None")
         validate_name(name, "application name")
         validate_name(f"{name}-faas", "application name")
         self.cp, self.workers, self.timeout = cp, workers, float(timeout)

@@ -33,6 +33,7 @@ from praas_kit.apps.kmeans.algorithm import Partial, check_epochs, check_k, comb
 from praas_kit.apps.kmeans.data import DatasetSpec, Points
 from praas_kit.apps.kmeans.exchange import Exchange, allgather, check_world
 from praas_kit.errors import InvalidArgument
+from praas_kit.limits import check_timeout
 
 VARIANTS = ("praas", "redis", "s3")  #: PraaS channels, FaaS + Redis, FaaS + S3
 
@@ -63,8 +64,7 @@ class Job:
         if self.variant == "praas" and len(self.names) != self.dataset.workers:
             raise InvalidArgument(f"the praas variant needs {self.dataset.workers} process names, not "
                                   f"{len(self.names)}")
-        if not isinstance(self.timeout, (int, float)) or isinstance(self.timeout, bool) or not self.timeout > 0:
-            raise InvalidArgument(f"timeout must be a positive number of seconds, not {self.timeout!r}")
+        check_timeout(self.timeout, "a worker's")
         if not self.run or "/" in self.run:
             raise InvalidArgument(f"a run id is a non-empty string without '/', not {self.run!r}")
 
