@@ -8,11 +8,15 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praas_kit.engines.images import LABEL
 from praas_kit.errors import InvalidArgument
 from praas_kit.lab.parameters import BACKENDS
+
+if TYPE_CHECKING:
+    from praas_kit.deploy.swarm import SwarmDeployment
+    from praas_kit.sdk.client import ControlPlaneClient
 
 
 def swarm_ready() -> bool:
@@ -46,7 +50,7 @@ def scale_out_backend(requested: str | None = None) -> str:
     return "swarm" if backend != "local" and swarm_ready() else "local"
 
 
-def scale_out_storage(cp: Any, stack: ExitStack) -> tuple[Any, str | None]:
+def scale_out_storage(cp: ControlPlaneClient, stack: ExitStack) -> tuple[Any, str | None]:
     """The S3 server and Redis URL of notebook 08, as ``praas bench kmeans`` picks them: the deployment's own
     (a swarm deployment's S3 and Redis services), else a Swift S3 server and a ``redis-server`` started on this
     machine and stopped when ``stack`` closes (the local backend)."""
@@ -55,7 +59,7 @@ def scale_out_storage(cp: Any, stack: ExitStack) -> tuple[Any, str | None]:
     return kmeans._storage(cp, stack)
 
 
-def _swarm_rows(client: Any, cp: Any) -> list[dict[str, str]]:
+def _swarm_rows(client: Any, cp: SwarmDeployment) -> list[dict[str, str]]:
     from praas_kit.engines import swarm as swarm_engine
 
     if not swarm_engine.is_manager(client):  # no Swarm (any more): no services
@@ -80,7 +84,7 @@ def _swarm_rows(client: Any, cp: Any) -> list[dict[str, str]]:
     return sorted(rows, key=lambda r: r["service"])
 
 
-def swarm_services(cp: Any) -> list[dict[str, str]]:
+def swarm_services(cp: SwarmDeployment) -> list[dict[str, str]]:
     """The Swarm services of a :func:`praas_kit.swarm_deployment` ``cp`` (its storage services and its
     processes' services, nothing else on the Swarm): service, image, state of its last task, and where its port
     is published (node address: port, what clients and peers connect to)."""
@@ -108,7 +112,7 @@ def _live_children() -> list[str]:
     return found
 
 
-def leftovers(cp: Any) -> list[str]:
+def leftovers(cp: ControlPlaneClient) -> list[str]:
     """What a closed notebook-08 deployment ``cp`` left behind (empty: nothing). A
     :func:`praas_kit.swarm_deployment`: its services, its overlay network, and the Swarm if the deployment
     initialised it and nothing else holds it any more. Otherwise (the local backend): processes this Python

@@ -16,10 +16,13 @@ import html
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praas_kit.errors import PraasError
 from praas_kit.lifecycle import Status
+
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import ControlPlaneClient
 
 log = logging.getLogger("praas_kit.lab.widgets")
 
@@ -31,7 +34,7 @@ def _ago(ts: float | None) -> str:
     return f"{s:.0f} s ago" if s < 120 else f"{s / 60:.0f} min ago" if s < 7200 else f"{s / 3600:.0f} h ago"
 
 
-def table_rows(cp: Any) -> list[dict[str, str]]:
+def table_rows(cp: ControlPlaneClient) -> list[dict[str, str]]:
     """One dict per process: app, name, status, address, memory, invocations, last activity (strings)."""
     rows = []
     for p in cp.processes():
@@ -62,7 +65,7 @@ def render_table(rows: list[dict[str, str]]) -> str:
 class ProcessExplorer:
     """The widget; ``cp`` is a connected SDK client (``praas_kit.local()``, ``docker_deployment()``...)."""
 
-    def __init__(self, cp: Any, interval: float = 2.0) -> None:
+    def __init__(self, cp: ControlPlaneClient, interval: float = 2.0) -> None:
         import ipywidgets as w
 
         self.cp, self.interval = cp, interval

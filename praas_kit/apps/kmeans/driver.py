@@ -22,7 +22,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from praas_kit.errors import InvalidArgument, Timeout
 from praas_kit.limits import check_timeout
 from praas_kit.names import validate_name
 from praas_kit.storage.s3_endpoint import S3Endpoint
+
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import ControlPlaneClient
 
 log = logging.getLogger("praas_kit.apps.kmeans")
 
@@ -88,8 +91,9 @@ class KMeans:
     ``timeout`` bounds a run (seconds); a worker waits for a peer at most ``timeout / 2``.
     """
 
-    def __init__(self, cp: Any, s3: Any, redis_url: str | None = None, *, workers: int = 4, name: str = "kmeans",
-                 bucket: str = BUCKET, vcpus: float = 1.0, memory_mb: int = 1024, timeout: float = 600.0) -> None:
+    def __init__(self, cp: ControlPlaneClient, s3: Any, redis_url: str | None = None, *, workers: int = 4,
+                 name: str = "kmeans", bucket: str = BUCKET, vcpus: float = 1.0, memory_mb: int = 1024,
+                 timeout: float = 600.0) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidArgument(f"workers must be a positive integer, not {workers!r}")
         if check_timeout(timeout, "a run's") is None:

@@ -19,9 +19,12 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from praas_kit.errors import InvalidArgument, Timeout
+
+if TYPE_CHECKING:
+    from praas_kit.process.context import Context
 
 
 class Exchange(Protocol):
@@ -93,7 +96,7 @@ class Backoff:
 class ChannelExchange:
     """PraaS channels between the run's processes; ``names[r]`` is rank ``r``'s process."""
 
-    def __init__(self, ctx: Any, names: Sequence[str], rank: int, run: str, timeout: float) -> None:
+    def __init__(self, ctx: Context, names: Sequence[str], rank: int, run: str, timeout: float) -> None:
         check_world(rank, len(names))
         self.ctx, self.names, self.rank, self.workers = ctx, list(names), rank, len(names)
         self.run, self.timeout, self.requests = run, timeout, 0

@@ -16,7 +16,7 @@ Storage clients are made once per process and reused by later invocations (a war
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praas_kit.apps.kmeans import data
 from praas_kit.apps.kmeans.exchange import ChannelExchange, Exchange, RedisExchange, S3Exchange
@@ -24,6 +24,9 @@ from praas_kit.apps.kmeans.worker import Job, run_worker
 from praas_kit.errors import InvalidArgument
 from praas_kit.function import Invocation, function
 from praas_kit.lifecycle import Status
+
+if TYPE_CHECKING:
+    from praas_kit.process.context import Context
 
 _CLIENTS: dict[tuple[str, ...], Any] = {}
 _LOCK = threading.Lock()
@@ -53,7 +56,7 @@ def _redis(storage: dict[str, Any]) -> Any:
         return _CLIENTS[key]
 
 
-def _exchange(job: Job, ctx: Any) -> Exchange:
+def _exchange(job: Job, ctx: Context) -> Exchange:
     workers = job.dataset.workers
     if job.variant == "praas":
         return ChannelExchange(ctx, job.names, job.rank, job.run, job.timeout)
@@ -63,7 +66,7 @@ def _exchange(job: Job, ctx: Any) -> Exchange:
 
 
 @function(name="kmeans-worker")
-def kmeans_worker(inv: Invocation, ctx: Any) -> dict[str, Any]:
+def kmeans_worker(inv: Invocation, ctx: Context) -> dict[str, Any]:
     job = Job.from_json(inv.json())
     s3 = _s3(job.storage)
     bucket = job.storage["bucket"]
@@ -79,7 +82,7 @@ def kmeans_worker(inv: Invocation, ctx: Any) -> dict[str, Any]:
 
 
 @function(name="kmeans-prepare")
-def kmeans_prepare(inv: Invocation, ctx: Any) -> dict[str, Any]:
+def kmeans_prepare(inv: Invocation, ctx: Context) -> dict[str, Any]:
     args = inv.json()
     spec = data.DatasetSpec.from_json(args["dataset"])
     storage = args["storage"]
@@ -97,12 +100,12 @@ def kmeans_prepare(inv: Invocation, ctx: Any) -> dict[str, Any]:
 
 
 @function(name="kmeans-peers")
-def kmeans_peers(inv: Invocation, ctx: Any) -> list[str]:
+def kmeans_peers(inv: Invocation, ctx: Context) -> list[str]:
     return sorted(p["name"] for p in ctx.processes() if p.get("status") == Status.ALLOCATED.value)
 
 
 @function(name="kmeans-cleanup")
-def kmeans_cleanup(inv: Invocation, ctx: Any) -> int:
+def kmeans_cleanup(inv: Invocation, ctx: Context) -> int:
     args = inv.json()
     run, workers, storage = str(args["run"]), int(args["workers"]), args["storage"]
     if not run or "/" in run:

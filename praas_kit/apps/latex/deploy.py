@@ -14,13 +14,16 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praas_kit.apps.latex.project import TEX_PACKAGES, TexMissing, encode, project_files
 from praas_kit.errors import FunctionNotFound, InvalidArgument, NotFound
 from praas_kit.payload import Result
 from praas_kit.sdk.client import Application
 from praas_kit.storage.s3_endpoint import S3Endpoint
+
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import ControlPlaneClient
 
 HERE = Path(__file__).parent
 APP_CODE = HERE / "latex_praas.py"  #: the PraaS variant's code (pass as ``code=``)
@@ -48,7 +51,7 @@ class FunctionPools(Application):
     the four applications. ``bucket`` names the project's S3 bucket.
     """
 
-    def __init__(self, cp: Any, name: str, bucket: str) -> None:
+    def __init__(self, cp: ControlPlaneClient, name: str, bucket: str) -> None:
         super().__init__(cp, name)
         self.bucket = bucket
         self.pools = {fn: Application(cp, f"{name}.{fn}") for fn in FUNCTIONS}
@@ -101,7 +104,7 @@ def _faas_code(app: str, settings: dict[str, Any]) -> Path:
     return path
 
 
-def deploy(cp: Any, name: str, variant: str = "praas", s3: Any = None, vcpus: float | None = None,
+def deploy(cp: ControlPlaneClient, name: str, variant: str = "praas", s3: Any = None, vcpus: float | None = None,
            memory_mb: int | None = None, function_workers: int | None = None) -> Application:
     """Create application ``name`` running the LaTeX editor; its :class:`~praas_kit.sdk.client.Application`.
 
@@ -125,7 +128,7 @@ def deploy(cp: Any, name: str, variant: str = "praas", s3: Any = None, vcpus: fl
     options: dict[str, Any] = {"image": image, "vcpus": vcpus, "memory_mb": memory_mb,
                                "function_workers": function_workers}
     if variant == "praas":
-        return cp.create_application(name, code=APP_CODE, **options)  # type: ignore[no-any-return]
+        return cp.create_application(name, code=APP_CODE, **options)
     storage = getattr(cp, "storage", None)  # a docker or swarm deployment's
     if s3 is None and getattr(storage, "s3", None) is not None:
         s3 = storage

@@ -18,12 +18,15 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praas_kit.apps.latex import project
 from praas_kit.apps.latex.project import Workdir, compile_project, decode, parse, pdf_name, project_key
 from praas_kit.errors import StorageError
 from praas_kit.function import Invocation, function
+
+if TYPE_CHECKING:
+    from praas_kit.process.context import Context
 
 PDF_PREFIX = "pdfs/"
 _config: dict[str, Any] = {}
@@ -74,7 +77,7 @@ def _get(key: str) -> bytes | None:
 
 
 @function(name="update-file")
-def update_file(inv: Invocation, ctx: Any) -> dict[str, str]:
+def update_file(inv: Invocation, ctx: Context) -> dict[str, str]:
     req = parse(inv.json(), {"path": str, "file": str, "data": str})
     key = project_key(req["path"], req["file"])
     _s3().put_object(Bucket=_bucket(), Key=key, Body=decode(key, req["data"]))
@@ -82,12 +85,12 @@ def update_file(inv: Invocation, ctx: Any) -> dict[str, str]:
 
 
 @function(name="get-file")
-def get_file(inv: Invocation, ctx: Any) -> dict[str, str]:
+def get_file(inv: Invocation, ctx: Context) -> dict[str, str]:
     return project.get_file(inv.json(), _get)
 
 
 @function(name="compile")
-def compile_(inv: Invocation, ctx: Any) -> dict[str, Any]:
+def compile_(inv: Invocation, ctx: Context) -> dict[str, Any]:
     req = parse(inv.json(), {"file": str, "clean": bool, "full_clean": bool})
     project_key("", req["file"])
     t0 = time.monotonic()
@@ -107,7 +110,7 @@ def compile_(inv: Invocation, ctx: Any) -> dict[str, Any]:
 
 
 @function(name="get-pdf")
-def get_pdf(inv: Invocation, ctx: Any) -> dict[str, str]:
+def get_pdf(inv: Invocation, ctx: Context) -> dict[str, str]:
     req = parse(inv.json(), {"file": str})
     pdf = _get(PDF_PREFIX + pdf_name(req["file"]))
     if pdf is None:

@@ -16,21 +16,24 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from praas_kit.apps.latex import project
 from praas_kit.apps.latex.project import Workdir, compile_project, decode, parse, project_key
 from praas_kit.function import Invocation, function
 
+if TYPE_CHECKING:
+    from praas_kit.process.context import Context
+
 BUILD = "latex"  #: the build directory, under ``state_dir``
 
 
-def _work(ctx: Any) -> Workdir:
+def _work(ctx: Context) -> Workdir:
     return Workdir(ctx.state_dir / BUILD)
 
 
 @function(name="update-file")
-def update_file(inv: Invocation, ctx: Any) -> dict[str, str]:
+def update_file(inv: Invocation, ctx: Context) -> dict[str, str]:
     req = parse(inv.json(), {"path": str, "file": str, "data": str})
     key = project_key(req["path"], req["file"])
     ctx.state(key, decode(key, req["data"]))
@@ -38,12 +41,12 @@ def update_file(inv: Invocation, ctx: Any) -> dict[str, str]:
 
 
 @function(name="get-file")
-def get_file(inv: Invocation, ctx: Any) -> dict[str, str]:
+def get_file(inv: Invocation, ctx: Context) -> dict[str, str]:
     return project.get_file(inv.json(), ctx.state)
 
 
 @function(name="compile")
-def compile_(inv: Invocation, ctx: Any) -> dict[str, Any]:
+def compile_(inv: Invocation, ctx: Context) -> dict[str, Any]:
     req = parse(inv.json(), {"file": str, "clean": bool, "full_clean": bool})
     project_key("", req["file"])
     t0 = time.monotonic()
@@ -55,7 +58,7 @@ def compile_(inv: Invocation, ctx: Any) -> dict[str, Any]:
 
 
 @function(name="get-pdf")
-def get_pdf(inv: Invocation, ctx: Any) -> dict[str, str]:
+def get_pdf(inv: Invocation, ctx: Context) -> dict[str, str]:
     req = parse(inv.json(), {"file": str})
     pdf = _work(ctx).pdf(req["file"])
     if pdf is None:
