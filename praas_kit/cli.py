@@ -355,9 +355,8 @@ def logs(app_name: str = typer.Argument(..., metavar="APP"), process: str = type
 
 
 @app.command()
-def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, invocations, channels, "
-                                                   "state, swap, allocation, latex, kmeans, scaling or "
-                                                   "profile"),
+def bench(name: str = typer.Argument("core", help="which benchmark: core, docker, load, profile, invocations, "
+                                                   "channels, state, swap, allocation, latex, kmeans or scaling"),
           quick: bool = typer.Option(True, "--quick/--full", help="quick mode (fewer repetitions)"),
           out: Path | None = typer.Option(None, help="directory for CSV + metadata (default: results/quick for "
                                                      "--quick, results for --full)"),
@@ -366,35 +365,33 @@ def bench(name: str = typer.Argument("core", help="which benchmark: core, docker
                                                         "docker benchmark)"),
           auth: str | None = typer.Option(None, help="data-plane security for the benchmarks that take it: "
                                                      "curve (default) or none"),
+          s3: bool | None = typer.Option(None, "--s3/--no-s3", help="scaling: with or without its S3 part (which "
+                                                                    "needs the Swift S3 server; default: with)"),
           check: bool = typer.Option(False, "--check",
                                      help=f"exit with {EXIT_MISSED} when a target is missed")) -> None:
     """Run a benchmark, save CSV + metadata, and print each headline figure with its target."""
-    import importlib
     import inspect
 
-    from praas_kit.bench import BENCHMARKS
+    from praas_kit.bench import BENCHMARKS, benchmark
     from praas_kit.bench.common import format_figures
 
     logging.basicConfig(level="ERROR")  # a benchmark kills and restarts processes on purpose: no warnings
     target = out or (Path("results") / "quick" if quick else Path("results"))
-    chosen = "docker" if backend == "docker" and name == "core" else name
 
     def go() -> None:
-        if backend is not None and backend not in ("local", "docker", "swarm"):
-            raise InvalidArgument(f"unknown backend {backend!r}: local, docker or swarm")
-        if chosen not in BENCHMARKS:
-            raise InvalidArgument(f"unknown benchmark {chosen!r}; known: {', '.join(BENCHMARKS)}")
-        module_name, function = BENCHMARKS[chosen]
-        module = importlib.import_module(module_name)
-        fn = getattr(module, function)
+        named = benchmark(name)
+        instead = dict(named.instead).get(backend or "")  # e.g. core on docker: the docker benchmark
+        chosen = BENCHMARKS[instead] if instead else named
+        fn = chosen.code(chosen.run)
         takes = inspect.signature(fn).parameters
-        options: dict[str, Any] = {"dataplane_auth": auth, "backend": backend}
+        options: dict[str, Any] = {"dataplane_auth": auth, "backend": backend, "s3": s3}
         for option, value in options.items():
-            if value is not None and option not in takes and not (option == "backend" and chosen == "docker"):
-                raise InvalidArgument(f"benchmark {chosen!r} has no option {option.split('_')[-1]!r}")
+            if value is not None and option not in takes and not (option == "backend" and instead):
+                raise InvalidArgument(f"benchmark {chosen.name!r} has no option {option.split('_')[-1]!r}")
+        if backend is not None and "backend" in takes:
+            chosen.check_backend(backend)
         run = fn(target, quick=quick, **{k: v for k, v in options.items() if v is not None and k in takes})
-        summarise = getattr(module, "summarise", None) or importlib.import_module("praas_kit.bench.core").summarise
-        figures = summarise(run.rows)
+        figures = chosen.code(chosen.summarise)(run.rows)
         typer.echo(format_figures(figures))
         typer.echo(f"\nresults: {run.csv} (one line per sample) and {run.meta} (provenance and medians)")
         missed = [f.name for f in figures if f.met is False]
@@ -418,9 +415,8 @@ def report(results: Path = typer.Option(Path("results"), help="the results folde
         from praas_kit.bench.validate import check as validate
 
         if check:
-            for name in reporting.ORDER:
-                for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
-                    validate(csv_path.parent, name)
+            for bench, csv_path in reporting.result_files(results):
+                validate(csv_path.parent, bench.name)
         figures = reporting.regenerate_figures(results)
         typer.echo(f"wrote {reporting.write(results, readme)} and {len(figures)} figures in {results / 'figures'}")
 

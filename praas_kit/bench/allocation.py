@@ -26,7 +26,6 @@ Output: ``<out>/allocation.csv`` (one line per sample) + ``allocation.meta.json`
 from __future__ import annotations
 
 import logging
-import os
 import random
 import statistics
 import subprocess
@@ -34,40 +33,33 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import (
-    BenchRun,
-    Figure,
-    Row,
-    load_rows,
-    paper_csv,
-    pyplot,
-    run_together,
-    save,
-    save_figure,
-)
-from praas_kit.bench.core import BENCH_APP
+from praas_kit.bench import BENCHMARKS
+from praas_kit.bench.common import Figure, Row, Target, load_rows, paper_csv, pyplot, run_together, save_figure
+from praas_kit.bench.harness import BENCH_APP, deployment, deployment_network, finish, start
 from praas_kit.engines import images as image_names
 from praas_kit.errors import InvalidArgument, PraasError
 
+if TYPE_CHECKING:
+    from praas_kit.bench.common import BenchRun
+    from praas_kit.sdk.client import ControlPlaneClient
+
 log = logging.getLogger("praas_kit.bench.allocation")
 
-BACKENDS = ("local", "docker", "swarm")
+BACKENDS = BENCHMARKS["allocation"].backends
 #: processes allocated at once, per backend (full run)
 SIZES = {"local": [1, 5, 10, 20, 50], "docker": [1, 5, 10, 20, 50], "swarm": [1, 5, 10, 20]}
 QUICK_SIZES = [1, 5]
 BASELINES = {"local": "subprocess", "docker": "docker run", "swarm": "docker service create"}
 VCPUS, MEMORY_MB = 0.5, 256  #: every process and baseline sandbox
 SWARM_RESERVE = 0.05  #: reserved fraction on swarm, so that 20 processes fit a 2-vCPU node
-COLD_START_TARGET_S = 2.0  #: swarm: create -> ALLOCATED
-RATIO_TARGET = 2.0  #: swarm: allocating 20 processes vs docker service create of 20
+#: on swarm: the cold start (create -> ALLOCATED), and allocating 20 processes against docker service create of 20
+TARGETS = {"cold start": Target("<=", 2.0, " s"), "ratio": Target("<=", 2.0)}
 CREATE_TIMEOUT = 120.0  #: seconds one process may take to start in a benchmark run
 SLEEPER = [image_names.RUNTIME_PYTHON, "-c", "import time; time.sleep(3600)"]
 
@@ -76,27 +68,18 @@ def praas_variant(backend: str) -> str:
     return f"praas-{backend}"
 
 
-@contextmanager
-def _plane(backend: str) -> Iterator[Any]:
-    """A deployment on ``backend`` with the benchmark application (swaps to a directory: none happen)."""
-    import praas_kit
+class _System(Protocol):
+    """One of the two systems allocating: N sandboxes at once (the seconds until all run), then cleaned up."""
 
-    # many processes start at once on a small machine: a generous start-up timeout
-    if backend == "local":
-        ctx: Any = praas_kit.local(create_timeout=CREATE_TIMEOUT)
-    elif backend == "docker":
-        ctx = praas_kit.docker_deployment(swap="dir", create_timeout=CREATE_TIMEOUT)
-    else:
-        ctx = praas_kit.swarm_deployment(swap="dir", backend_options={"reserve": SWARM_RESERVE},
-                                         create_timeout=CREATE_TIMEOUT)
-    with ctx as cp:
-        yield cp
+    def allocate(self, n: int) -> float: ...
+
+    def close(self) -> None: ...
 
 
 class _Praas:
     """Allocating processes through the control plane (REST ``create_process``)."""
 
-    def __init__(self, cp: Any) -> None:
+    def __init__(self, cp: ControlPlaneClient) -> None:
         self.app = cp.create_application(f"alloc-{uuid.uuid4().hex[:6]}", code=BENCH_APP)
 
     def allocate(self, n: int) -> float:
@@ -147,10 +130,10 @@ class _Subprocess:
 class _DockerRun:
     """Baseline on ``docker``: ``docker run -d`` of the process image (same limits, same network)."""
 
-    def __init__(self, cp: Any) -> None:
+    def __init__(self, cp: ControlPlaneClient) -> None:
         from praas_kit.engines import docker as docker_engine
 
-        self.client, self.network, self.image = docker_engine.connect(), cp.network, image_names.PROCESS
+        self.client, self.network, self.image = docker_engine.connect(), deployment_network(cp), image_names.PROCESS
         self.label = {image_names.LABEL: "1", f"{image_names.LABEL}.bench": uuid.uuid4().hex[:8]}
 
     def allocate(self, n: int) -> float:
@@ -175,10 +158,10 @@ class _DockerRun:
 class _ServiceCreate:
     """Baseline on ``swarm``: ``docker service create`` of the process image, until its task runs."""
 
-    def __init__(self, cp: Any) -> None:
+    def __init__(self, cp: ControlPlaneClient) -> None:
         from praas_kit.engines import docker as docker_engine
 
-        self.client, self.network, self.image = docker_engine.connect(), cp.network, image_names.PROCESS
+        self.client, self.network, self.image = docker_engine.connect(), deployment_network(cp), image_names.PROCESS
         self.tag = uuid.uuid4().hex[:8]
         self.labels = {image_names.LABEL: "1", f"{image_names.LABEL}.bench": self.tag}
 
@@ -221,7 +204,7 @@ class _ServiceCreate:
         self.client.close()
 
 
-def _baseline(backend: str, cp: Any) -> Any:
+def _baseline(backend: str, cp: ControlPlaneClient) -> _System:
     return _Subprocess() if backend == "local" else _DockerRun(cp) if backend == "docker" else _ServiceCreate(cp)
 
 
@@ -234,8 +217,7 @@ def run_allocation_benchmark(out: Path, quick: bool = True, backend: str = "loca
     Saves ``allocation.csv`` + ``allocation.meta.json`` under ``out`` and draws ``allocation.png``/``.pdf``.
     Raises :class:`InvalidArgument` for an unknown backend; everything started is removed on exit.
     """
-    if backend not in BACKENDS:
-        raise InvalidArgument(f"unknown backend {backend!r}: {', '.join(BACKENDS)}")
+    started = start("allocation", backend)  # the machine may be shared: its load is part of the provenance
     sizes = list(sizes or (QUICK_SIZES if quick else SIZES[backend]))
     reps = reps or (2 if quick else 3)
     cold_reps = cold_reps or (2 if quick else 10)
@@ -246,10 +228,11 @@ def run_allocation_benchmark(out: Path, quick: bool = True, backend: str = "loca
               "measure": "wall time from N concurrent requests until all N are ALLOCATED (PraaS) / running "
                          "(baseline); cold-start: one process"}
     samples: dict[tuple[str, str, int], list[float]] = {}
-    load_start = os.getloadavg()  # the machine may be shared: its load is part of the provenance
     failures: list[dict[str, Any]] = []
-    with _plane(backend) as cp:
-        systems = {ours: _Praas(cp), base: _baseline(backend, cp)}
+    # many processes start at once on a small machine: a generous start-up timeout (no swaps happen: a directory)
+    options: dict[str, Any] = {"backend_options": {"reserve": SWARM_RESERVE}} if backend == "swarm" else {}
+    with deployment(backend, swap="dir", create_timeout=CREATE_TIMEOUT, **options) as cp:
+        systems: dict[str, _System] = {ours: _Praas(cp), base: _baseline(backend, cp)}
         try:
             for system in systems.values():
                 system.allocate(1)  # warm-up: images in the page cache, the code configs created
@@ -273,12 +256,8 @@ def run_allocation_benchmark(out: Path, quick: bool = True, backend: str = "loca
             for system in systems.values():
                 system.close()
     params["failed_repetitions"] = failures
-    params["load_average_1_5_15_min"] = {"start": [round(x, 2) for x in load_start],
-                                           "end": [round(x, 2) for x in os.getloadavg()]}
     rows = [Row(e, v, s, "s", values, {"backend": backend}) for (e, v, s), values in samples.items()]
-    csv_path, meta_path = save(rows, out, "allocation", params)
-    plot(csv_path)
-    return BenchRun(rows, csv_path, meta_path)
+    return finish(rows, out, "allocation", params, plot, started=started)
 
 
 def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
@@ -326,22 +305,21 @@ def summarise(rows: list[Row]) -> list[Figure]:
         mean, lo, hi = mean_ci(cold.values)
         basecold = by.get(("cold-start", base or "", 1))
         extra = f" ({base} {statistics.fmean(basecold.values):.2f} s)" if basecold else ""
-        out.append(Figure(f"cold start ({ours})", f"{mean:.2f} s [{lo:.2f}-{hi:.2f}]{extra}",
-                          f"<= {COLD_START_TARGET_S:g} s" if swarm else "", mean <= COLD_START_TARGET_S if swarm
-                          else None, "create -> ALLOCATED, one process; mean [95% CI]"))
+        name, measured = f"cold start ({ours})", f"{mean:.2f} s [{lo:.2f}-{hi:.2f}]{extra}"
+        meaning = "create -> ALLOCATED, one process; mean [95% CI]"
+        out.append(TARGETS["cold start"].figure(name, measured, mean, meaning) if swarm
+                   else Figure(name, measured, "", None, meaning))
     for n in sorted({r.size for r in rows if r.experiment == "allocate" and r.variant == ours}):
         mine, theirs = by.get(("allocate", ours, n)), by.get(("allocate", base or "", n))
         if mine is None:
             continue
-        measured = f"{statistics.fmean(mine.values):.2f} s"
-        target, met = "", None
+        name, measured = f"allocate {n} at once ({ours} vs {base})", f"{statistics.fmean(mine.values):.2f} s"
+        meaning, ratio = "wall time until all are ALLOCATED / running; means", None
         if theirs is not None:
             ratio = statistics.fmean(mine.values) / statistics.fmean(theirs.values)
             measured += f" vs {statistics.fmean(theirs.values):.2f} s = {ratio:.2f}x"
-            if swarm and n == 20:
-                target, met = f"<= {RATIO_TARGET:g}x {base}", ratio <= RATIO_TARGET
-        out.append(Figure(f"allocate {n} at once ({ours} vs {base})", measured, target, met,
-                          "wall time until all are ALLOCATED / running; means"))
+        out.append(TARGETS["ratio"].figure(name, measured, ratio, meaning, f" {base}")
+                   if swarm and n == 20 and ratio is not None else Figure(name, measured, "", None, meaning))
     return out
 
 
@@ -410,4 +388,4 @@ def plot(csv_path: Path) -> list[Path]:
 
 
 __all__ = ["run_allocation_benchmark", "expected", "summarise", "comparison", "plot", "mean_ci", "paper_cold_start",
-           "SIZES", "QUICK_SIZES", "BASELINES", "BACKENDS"]
+           "SIZES", "QUICK_SIZES", "BASELINES", "BACKENDS", "TARGETS"]

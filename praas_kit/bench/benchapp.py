@@ -9,12 +9,15 @@ Each ``ping`` returns the round-trip times in seconds; its ``pong`` answers ``n`
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from praas_kit import Invocation, function
+
+T = TypeVar("T")
 
 
 @function
@@ -25,6 +28,12 @@ def echo(inv: Invocation, ctx: Any) -> bytes:
 @function
 def noop(inv: Invocation, ctx: Any) -> None:
     return None
+
+
+@function
+def pid(inv: Invocation, ctx: Any) -> int:
+    """The process id of this runtime (on the local backend, as this machine sees it: ``praas bench profile``)."""
+    return os.getpid()
 
 
 @function
@@ -56,6 +65,17 @@ def self_echo(inv: Invocation, ctx: Any) -> list[float]:
 
 
 # ------------------------------------------------------------------ channels
+def _with_arguments(fn: Callable[[dict[str, Any], Any], T]) -> Callable[[Invocation, Any], T]:
+    """Register ``fn(arguments, ctx)`` as the function of its name, called with the invocation's JSON payload (the
+    benchmark's arguments: ``n``, ``size``, ``warmup``, ``peer``...)."""
+
+    @functools.wraps(fn)
+    def call(inv: Invocation, ctx: Any) -> T:
+        return fn(inv.json(), ctx)
+
+    return function(call)
+
+
 def _round_trips(a: dict[str, Any], step: Callable[[int], Any]) -> list[float]:
     """Run ``step(i)`` for ``warmup`` + ``n`` rounds (the benchmark's arguments ``a``); the seconds of each round
     after the warm-up."""
@@ -86,10 +106,9 @@ def _poll(fetch: Callable[[], bytes | None], what: str, limit: float) -> bytes:
     raise TimeoutError(f"no {what}")
 
 
-@function
-def ping(inv: Invocation, ctx: Any) -> list[float]:
+@_with_arguments
+def ping(a: dict[str, Any], ctx: Any) -> list[float]:
     """Send to ``peer`` and wait for the answer, ``n`` times (after ``warmup``); the round-trip times."""
-    a = inv.json()
     payload, peer, key = b"x" * int(a["size"]), a["peer"], a.get("key", "pp")
 
     def step(_: int) -> None:
@@ -99,9 +118,8 @@ def ping(inv: Invocation, ctx: Any) -> list[float]:
     return _round_trips(a, step)
 
 
-@function
-def pong(inv: Invocation, ctx: Any) -> None:
-    a = inv.json()
+@_with_arguments
+def pong(a: dict[str, Any], ctx: Any) -> None:
     for _ in _rounds(a):
         ctx.send(a["peer"], a.get("key", "pp"), ctx.recv(a["peer"], a.get("key", "pp"), timeout=30))
 
@@ -120,12 +138,11 @@ def _raw_context() -> Any:
 _RAW: Any = None
 
 
-@function
-def raw_pong(inv: Invocation, ctx: Any) -> None:
+@_with_arguments
+def raw_pong(a: dict[str, Any], ctx: Any) -> None:
     """Bind a raw pyzmq socket (CurveZMQ when ``curve``), tell ``peer`` where, and echo ``n`` messages."""
     import zmq
 
-    a = inv.json()
     sock: Any = _raw_context().socket(zmq.PAIR)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, 30_000)  # a lost peer fails the run instead of hanging it
@@ -146,11 +163,10 @@ def raw_pong(inv: Invocation, ctx: Any) -> None:
         sock.close(linger=5000)
 
 
-@function
-def raw_ping(inv: Invocation, ctx: Any) -> list[float]:
+@_with_arguments
+def raw_ping(a: dict[str, Any], ctx: Any) -> list[float]:
     import zmq
 
-    a = inv.json()
     addr, _, key = ctx.recv(a["peer"], "raw-addr", timeout=30).decode().partition(" ")
     sock: Any = _raw_context().socket(zmq.PAIR)
     sock.setsockopt(zmq.LINGER, 0)
@@ -177,11 +193,10 @@ def _redis(url: str) -> Any:
     return redis.Redis.from_url(url)
 
 
-@function
-def redis_ping(inv: Invocation, ctx: Any) -> list[float]:
+@_with_arguments
+def redis_ping(a: dict[str, Any], ctx: Any) -> list[float]:
     """Round trips through Redis lists: RPUSH to the peer's list, BLPOP from ours (``poll``: SET + polling GET
     with a linear back-off of 1, 2, 3... ms, as the paper's benchmark did)."""
-    a = inv.json()
     r, payload = _redis(a["url"]), b"x" * int(a["size"])
     mine, theirs = f"{a['key']}:ping", f"{a['key']}:pong"
 
@@ -196,9 +211,8 @@ def redis_ping(inv: Invocation, ctx: Any) -> list[float]:
     return _round_trips(a, step)
 
 
-@function
-def redis_pong(inv: Invocation, ctx: Any) -> None:
-    a = inv.json()
+@_with_arguments
+def redis_pong(a: dict[str, Any], ctx: Any) -> None:
     r = _redis(a["url"])
     mine, theirs = f"{a['key']}:pong", f"{a['key']}:ping"
     for i in _rounds(a):
@@ -238,12 +252,11 @@ def _s3(a: dict[str, Any]) -> Any:
     return _S3[key]
 
 
-@function
-def s3_ping(inv: Invocation, ctx: Any) -> list[float]:
+@_with_arguments
+def s3_ping(a: dict[str, Any], ctx: Any) -> list[float]:
     """Round trips through S3, as the paper's benchmark did: PutObject of the message under the peer's key, then
     poll GetObject of ours with a linear back-off of 1, 2, 3... ms, delete it. Arguments: ``endpoint``,
     ``bucket`` (existing), ``access_key``, ``secret_key``, ``key`` (prefix), ``size``, ``n``, ``warmup``."""
-    a = inv.json()
     s3, payload = _s3(a), b"x" * int(a["size"])
     mine, theirs = f"{a['key']}/ping", f"{a['key']}/pong"
 
@@ -254,10 +267,9 @@ def s3_ping(inv: Invocation, ctx: Any) -> list[float]:
     return _round_trips(a, step)
 
 
-@function
-def s3_pong(inv: Invocation, ctx: Any) -> None:
+@_with_arguments
+def s3_pong(a: dict[str, Any], ctx: Any) -> None:
     """Answer ``s3_ping``: poll for each message (the same back-off), delete it, PutObject it back."""
-    a = inv.json()
     s3 = _s3(a)
     mine, theirs = f"{a['key']}/pong", f"{a['key']}/ping"
     for i in _rounds(a):

@@ -23,40 +23,43 @@ metadata's ``params["skipped"]``. Rows: ``<out>/channels.csv`` + ``.meta.json``;
 from __future__ import annotations
 
 import logging
-import shutil
-import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
-from praas_kit.bench.core import BENCH_APP
-from praas_kit.bench.invocations import Contention
-from praas_kit.errors import BackendError, InvocationError, StorageError
+from praas_kit.bench.baselines import Contention
+from praas_kit.bench.common import Figure, Row, Target, load_rows, log_log, median_of, paper_csv, pyplot, save_figure
+from praas_kit.bench.harness import BENCH_APP, create_bucket, deployment, finish, s3_settings, security, start, storage
+from praas_kit.bench.series import pingpong
+from praas_kit.bench.sizes import SIZES, by_size, size_label
+from praas_kit.errors import InvocationError, StorageError
+
+if TYPE_CHECKING:
+    from praas_kit.bench.common import BenchRun
+    from praas_kit.sdk.client import Process
+    from praas_kit.storage.s3_endpoint import S3Endpoint
 
 log = logging.getLogger("praas_kit.bench.channels")
 
-SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
 TRANSPORTS = ("praas", "raw", "redis", "redis-poll", "s3")
 #: the bucket the S3 baseline's messages go through
 S3_BUCKET = "praas-channels"
 #: a quick run sends no larger S3 messages than this
 S3_QUICK_MAX = 1 << 20
+#: one-way send/recv against raw pyzmq at 10 B, and the baselines against send/recv at 10 B and 1 KiB
+TARGETS = {"send-recv/raw": Target("<=", 1.5), "redis/send-recv": Target(">=", 2), "s3/send-recv": Target(">=", 20)}
 
 
 def _reps(size: int, quick: bool) -> int:
-    if quick:
-        return 200 if size <= 1024 else 50 if size <= 100 * 1024 else 10
-    return 1000 if size <= 1024 else 300 if size <= 100 * 1024 else 60
+    return by_size(size, (200, 50, 10) if quick else (1000, 300, 60))
 
 
 def _s3_reps(size: int, quick: bool) -> int:
     """Repetitions of the S3 baseline, over all rounds (tens of ms per message: far fewer than the others)."""
-    if quick:
-        return 20 if size <= 1024 else 5
-    return 100 if size <= 1024 else 30 if size <= 100 * 1024 else 20
+    return by_size(size, (20, 5, 5) if quick else (100, 30, 20))
 
 
 def _s3_sizes(sizes: list[int], quick: bool) -> list[int]:
@@ -64,74 +67,16 @@ def _s3_sizes(sizes: list[int], quick: bool) -> list[int]:
     return [s for s in sizes if not quick or s <= S3_QUICK_MAX]
 
 
-def pingpong(a: Any, b: Any, ping: str, pong: str, args: dict[str, Any]) -> list[float]:
-    """Run ``pong`` in ``b`` and ``ping`` in ``a`` at once; the one-way latencies (RTT / 2) ``ping`` measured."""
-    errors: list[BaseException] = []
-
-    def answer() -> None:
-        try:
-            b.invoke(pong, {**args, "peer": a.name}, timeout=600)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    t = threading.Thread(target=answer, daemon=True)
-    t.start()
-    rtts = a.invoke(ping, {**args, "peer": b.name}, timeout=600).json()
-    t.join(60)
-    if errors:
-        raise errors[0]
-    return [x / 2 for x in rtts]
-
-
-def redis_url(backend: str, cp: Any, stack: ExitStack) -> str | None:
-    """Where the processes reach Redis, or ``None`` when no Redis server is available."""
-    if backend == "docker":
-        return str(cp.storage.redis_url) if cp.storage.redis_url else None
-    if not shutil.which("redis-server") and not Path("/usr/bin/redis-server").exists():
+def _s3_target(s3: S3Endpoint | None) -> dict[str, Any] | None:
+    """The S3 settings of the baseline's messages (:data:`S3_BUCKET`, created), or None without S3."""
+    if s3 is None:
         return None
-    from praas_kit.tools.services import RedisServer
-
-    return str(stack.enter_context(RedisServer()).url)
-
-
-def s3_target(backend: str, cp: Any, stack: ExitStack) -> dict[str, Any] | None:
-    """Where the processes reach S3 (``{"endpoint", "access_key", "secret_key", "region", "bucket"}``, the
-    bucket created), or ``None`` when no S3 server is available. On the local backend a
-    :class:`~praas_kit.tools.services.SwiftS3Server` is started in ``stack`` (stopped when it closes)."""
-    if backend == "docker":
-        st = cp.storage
-        if not st.s3_endpoint:
-            return None
-        target = {"endpoint": st.s3_endpoint, "access_key": st.s3_access_key, "secret_key": st.s3_secret_key,
-                  "region": st.s3_region, "bucket": S3_BUCKET}
-    else:
-        from praas_kit.tools.services import SwiftS3Server
-
-        try:
-            s3 = stack.enter_context(SwiftS3Server())
-        except (BackendError, StorageError) as exc:
-            log.warning("no S3 server for the S3 baseline: %s", exc)
-            return None
-        target = {"endpoint": s3.endpoint, "access_key": s3.access_key, "secret_key": s3.secret_key,
-                  "region": s3.region, "bucket": S3_BUCKET}
     try:
-        _create_bucket(target)
+        create_bucket(s3, S3_BUCKET)
     except StorageError as exc:  # e.g. no boto3 here
         log.warning("no S3 baseline: %s", exc)
         return None
-    return target
-
-
-def _create_bucket(target: dict[str, Any]) -> None:
-    from praas_kit.storage.s3 import make_client
-
-    client = make_client(target["endpoint"], target["access_key"], target["secret_key"], target["region"])
-    try:
-        client.create_bucket(Bucket=target["bucket"])
-    except (client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
-        pass  # a deployment's S3 server kept from an earlier run
-    finally:
-        client.close()
+    return s3_settings(s3, S3_BUCKET)
 
 
 def run_channel_benchmarks(out: Path, quick: bool = True, backend: str = "local",
@@ -143,11 +88,8 @@ def run_channel_benchmarks(out: Path, quick: bool = True, backend: str = "local"
 
     ``s3_reps`` overrides the S3 baseline's repetitions per size (default :func:`_s3_reps`). Every server this
     starts (Redis, the Swift S3 server) is stopped on return, also on an error."""
-    import praas_kit
-
-    auths = (dataplane_auth,) if isinstance(dataplane_auth, str) else tuple(dataplane_auth)
-    sizes = sizes or SIZES
-    rounds = 2 if quick else 3
+    started, auths = start("channels", backend), security(dataplane_auth)
+    sizes, rounds = sizes or SIZES, 2 if quick else 3
     s3_sizes = _s3_sizes(sizes, quick) if "s3" in transports else []
     s3_n = {s: s3_reps or _s3_reps(s, quick) for s in s3_sizes}
     skipped: set[str] = set()
@@ -156,15 +98,18 @@ def run_channel_benchmarks(out: Path, quick: bool = True, backend: str = "local"
         "transports": list(transports), "reps": {s: _reps(s, quick) for s in sizes}, "contention": contention,
         "s3_sizes": s3_sizes, "s3_reps": s3_n, "s3_warmup": 2, "skipped": []}
     rows: list[Row] = []
-    with ExitStack() as outer:
-        s3_local = s3_target(backend, None, outer) if backend == "local" and s3_sizes else None
+    redis = any(t.startswith("redis") for t in transports)
+    with ExitStack() as outer:  # on this machine, one S3 server for every setting
+        local_s3 = storage(None, outer, s3=bool(s3_sizes), redis=False, optional=True).s3 \
+            if backend == "local" else None
+        s3_local = _s3_target(local_s3)
         for auth in auths:
             with ExitStack() as stack:
-                cp: Any = stack.enter_context(
-                    praas_kit.docker_deployment(swap="s3" if s3_sizes else "dir", redis=True, dataplane_auth=auth)
-                    if backend == "docker" else praas_kit.local(function_workers=2, dataplane_auth=auth))
-                url = redis_url(backend, cp, stack)
-                s3 = (s3_target(backend, cp, stack) if backend == "docker" else s3_local) if s3_sizes else None
+                cp = stack.enter_context(deployment(backend, swap="s3" if s3_sizes else "dir", redis=True,
+                                                    function_workers=2, dataplane_auth=auth))
+                own = storage(cp, stack, s3=bool(s3_sizes) and backend != "local", redis=redis, optional=True)
+                url = own.redis_url
+                s3 = s3_local if backend == "local" else _s3_target(own.s3)
                 skipped |= {t for t in transports if (t.startswith("redis") and not url) or (t == "s3" and not s3)}
                 app = cp.create_application("chan", code=BENCH_APP)
                 a, b = app.create_process("a"), app.create_process("b")
@@ -175,12 +120,10 @@ def run_channel_benchmarks(out: Path, quick: bool = True, backend: str = "local"
                     rows += _measure(a, b, size, quick, rounds, transports, url, s3, s3_n, auth, host,
                                      {"auth": auth, "backend": backend, "contention": contention})
     params["skipped"] = sorted(skipped)
-    csv_path, meta_path = save(rows, out, "channels", params)
-    plot(csv_path)
-    return BenchRun(rows, csv_path, meta_path)
+    return finish(rows, out, "channels", params, plot, started=started)
 
 
-def _measure(a: Any, b: Any, size: int, quick: bool, rounds: int, transports: tuple[str, ...], url: str | None,
+def _measure(a: Process, b: Process, size: int, quick: bool, rounds: int, transports: tuple[str, ...], url: str | None,
              s3: dict[str, Any] | None, s3_n: dict[int, int], auth: str, host: str,
              extra: dict[str, Any]) -> list[Row]:
     """One size: ``rounds`` alternating blocks over every transport available; a row per transport."""
@@ -223,11 +166,15 @@ def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
 
 def median(rows: list[Row], transport: str, size: int, auth: str) -> float | None:
     """The median one-way time (seconds) over ``transport`` at ``size`` bytes under ``auth``; None if not measured."""
-    for r in rows:
-        if (r.experiment, r.variant, r.size) == ("channel", transport, size) and r.extra.get("auth") == auth \
-                and r.values:
-            return r.median
-    return None
+    return median_of(rows, "channel", transport, size, auth=auth)
+
+
+#: (baseline transport, its name, how its figure reads (baseline, send/recv seconds), what it measures)
+BASELINE_FIGURES: tuple[tuple[str, str, Callable[[float, float], str], str], ...] = (
+    ("redis", "Redis BLPOP", lambda r, p: f"{r * 1e6:.0f} us / {p * 1e6:.0f} us = {r / p:.2f}x",
+     "one-way, same two processes"),
+    ("s3", "S3", lambda s, p: f"{s * 1e3:.1f} ms / {p * 1e3:.3f} ms = {s / p:.0f}x",
+     "one-way, same two processes; S3 PutObject + polling GetObject (1, 2, 3... ms)"))
 
 
 def summarise(rows: list[Row]) -> list[Figure]:
@@ -237,20 +184,16 @@ def summarise(rows: list[Row]) -> list[Figure]:
     for auth in sorted({str(r.extra.get("auth")) for r in rows}):
         p10, raw10 = median(rows, "praas", 10, auth), median(rows, "raw", 10, auth)
         if p10 and raw10:
-            out.append(Figure(f"send/recv / raw, one-way 10 B ({auth})", f"{p10 * 1e6:.0f} us / {raw10 * 1e6:.0f} us "
-                              f"= {p10 / raw10:.2f}x", "<= 1.5x", p10 / raw10 <= 1.5,
-                              "ping-pong / 2 between two processes vs raw pyzmq between the same two"))
-        for size in (10, 1024):
-            p, r = median(rows, "praas", size, auth), median(rows, "redis", size, auth)
-            if p and r:
-                out.append(Figure(f"Redis BLPOP / send-recv, {size} B ({auth})", f"{r * 1e6:.0f} us / {p * 1e6:.0f} "
-                                  f"us = {r / p:.2f}x", ">= 2x", r / p >= 2, "one-way, same two processes"))
-        for size in (10, 1024):
-            p, s = median(rows, "praas", size, auth), median(rows, "s3", size, auth)
-            if p and s:
-                out.append(Figure(f"S3 / send-recv, {size} B ({auth})", f"{s * 1e3:.1f} ms / {p * 1e3:.3f} ms = "
-                                  f"{s / p:.0f}x", ">= 20x", s / p >= 20,
-                                  "one-way, same two processes; S3 PutObject + polling GetObject (1, 2, 3... ms)"))
+            out.append(TARGETS["send-recv/raw"].figure(
+                f"send/recv / raw, one-way 10 B ({auth})", f"{p10 * 1e6:.0f} us / {raw10 * 1e6:.0f} us = "
+                f"{p10 / raw10:.2f}x", p10 / raw10,
+                "ping-pong / 2 between two processes vs raw pyzmq between the same two"))
+        for transport, label, measured, meaning in BASELINE_FIGURES:
+            for size in (10, 1024):
+                p, other = median(rows, "praas", size, auth), median(rows, transport, size, auth)
+                if p and other:
+                    out.append(TARGETS[f"{transport}/send-recv"].figure(
+                        f"{label} / send-recv, {size} B ({auth})", measured(other, p), other / p, meaning))
     return out
 
 
@@ -284,13 +227,10 @@ def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
                 continue
             theirs = paper.get((system, size)) if system else None
             their_base = paper.get(("praas", size))
-            out.append({"benchmark": "channels", "what": what, "condition": _size(size), "ours": round(ours / base, 2),
+            out.append({"benchmark": "channels", "what": what, "condition": size_label(size),
+                        "ours": round(ours / base, 2),
                         "paper": round(theirs / their_base, 2) if theirs and their_base else None})
     return out
-
-
-def _size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
 
 
 COLORS = {"praas": "tab:blue", "raw": "0.5", "redis": "tab:green", "redis-poll": "tab:olive", "s3": "tab:orange"}
@@ -306,8 +246,6 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
     panel, same axes: the paper's PraaS, Redis (polling) and S3 medians on AWS, dashed.
     """
     plt = pyplot()
-    from matplotlib.ticker import NullLocator
-
     rows = [r for r in load_rows(csv_path) if r.experiment == "channel" and r.values
             and not r.extra.get("contention")]
     auths = list(dict.fromkeys(str(r.extra.get("auth")) for r in rows))
@@ -337,10 +275,7 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
             theirs.plot(*zip(*pts, strict=True), "--", marker="x", color=color, label=f"paper: {name}")
     sizes = sorted({r.size for r in rows} | {s for _, s in paper})
     for ax, title in ((ours, f"this run (data plane: {auth})"), (theirs, "paper, AWS us-east-1 (§6.2)")):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xticks(sizes, [_size(s) for s in sizes])
-        ax.xaxis.set_minor_locator(NullLocator())
+        log_log(ax, sizes, [size_label(s) for s in sizes])
         ax.set_xlabel("message size")
         ax.set_title(title, fontsize=10)
         ax.grid(which="major", alpha=0.35)
@@ -350,5 +285,5 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
     return save_figure(fig, csv_path)
 
 
-__all__ = ["run_channel_benchmarks", "summarise", "expected", "comparison", "plot", "pingpong", "paper_channels",
-           "SIZES", "TRANSPORTS"]
+__all__ = ["run_channel_benchmarks", "summarise", "median", "expected", "comparison", "plot", "pingpong",
+           "paper_channels", "SIZES", "TRANSPORTS", "TARGETS"]

@@ -1,23 +1,25 @@
-"""Shared benchmark plumbing: timing loops, result rows, CSV + metadata files."""
+"""Shared benchmark plumbing: result rows, figures and their targets, timing loops, CSV + metadata files."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import operator
 import os
 import platform
 import statistics
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
 from praas_kit import provenance
+from praas_kit.bench import ROW_COLUMNS
 from praas_kit.checkout import in_checkout
 from praas_kit.provenance import git_commit as git_commit  # re-exported: the metadata of every result file
 from praas_kit.provenance import git_dirty as git_dirty
@@ -60,6 +62,35 @@ class Figure:
         return "" if self.met is None else "met" if self.met else "MISSED"
 
 
+_COMPARE = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A figure's target, stated once: it reads as ``"<op> <bound><unit>"`` (or ``text``) and :meth:`met` judges
+    a measured value by the same ``op`` and ``bound``."""
+
+    op: str  #: ``<=``, ``>=``, ``<`` or ``>``
+    bound: float
+    unit: str = "x"  #: written right after the bound: ``"x"``, ``" s"``, ``" MiB/s"``...
+    fmt: str = "g"  #: the bound's format
+    text: str | None = None  #: how it reads, if not so
+
+    def __str__(self) -> str:
+        return self.text or f"{self.op} {self.bound:{self.fmt}}{self.unit}"
+
+    def met(self, value: float) -> bool:
+        return bool(_COMPARE[self.op](value, self.bound))
+
+    def at(self, bound: float) -> Target:
+        """The same target with another bound (one known only from the data, e.g. the paper's rate)."""
+        return replace(self, bound=bound)
+
+    def figure(self, name: str, measured: str, value: float, meaning: str, note: str = "") -> Figure:
+        """The :class:`Figure` of ``value`` judged by this target (``note`` follows the target's text)."""
+        return Figure(name, measured, f"{self}{note}", self.met(value), meaning)
+
+
 @dataclass
 class BenchRun:
     """What a benchmark run produced: its rows and where they were saved."""
@@ -70,6 +101,49 @@ class BenchRun:
 
 
 TABLE_WIDTH = 100  #: columns a benchmark's table fits in
+T = TypeVar("T")
+
+
+def rotated(items: Sequence[T], turn: int) -> list[T]:
+    """``items`` starting at ``turn`` (modulo their number): the order of a turn when series take turns."""
+    k = turn % len(items)
+    return [*items[k:], *items[:k]]
+
+
+def median_of(rows: list[Row], experiment: str, variant: str, size: int, **extra: Any) -> float | None:
+    """The median of the first row of (``experiment``, ``variant``, ``size``) with samples whose ``extra`` has
+    these values (``contention=False`` also matches a row without the key); None when there is none."""
+    for r in rows:
+        if (r.experiment, r.variant, r.size) == (experiment, variant, size) and r.values \
+                and all(r.extra.get(k, False if v is False else None) == v for k, v in extra.items()):
+            return r.median
+    return None
+
+
+def load_average() -> list[float] | None:
+    """The machine's 1, 5 and 15 minute load averages (other work beside a benchmark distorts it), or None."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+#: where a run's metadata records the load average: ``params[LOAD_AVERAGE] = {"start": [...], "end": [...]}``
+LOAD_AVERAGE = "load_average_1_5_15_min"
+#: the other spellings of older result files: (key of the start, key of the end) in their params
+_OLD_LOAD_AVERAGES = (("loadavg_before", "loadavg_after"), ("load_average_before", "load_average_after"))
+
+
+def run_load_average(meta: dict[str, Any]) -> dict[str, list[float] | None]:
+    """``{"start", "end"}``: the load average a result file's metadata recorded at its run's start and end
+    (whichever spelling it used; None where it recorded none)."""
+    params = meta.get("params", {})
+    if isinstance(params.get(LOAD_AVERAGE), dict):
+        return {"start": params[LOAD_AVERAGE].get("start"), "end": params[LOAD_AVERAGE].get("end")}
+    for start, end in _OLD_LOAD_AVERAGES:
+        if start in params or end in params:
+            return {"start": params.get(start), "end": params.get(end)}
+    return {"start": None, "end": None}
 
 
 def format_figures(figures: list[Figure], width: int = TABLE_WIDTH) -> str:
@@ -162,7 +236,7 @@ def save(rows: list[Row], out: Path, name: str, params: dict[str, Any]) -> tuple
     csv_path, meta_path = out / f"{name}.csv", out / f"{name}.meta.json"
     with open(csv_path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["experiment", "variant", "size", "unit", "repetition", "value", "extra"])
+        w.writerow(ROW_COLUMNS)
         for r in rows:
             for i, v in enumerate(r.values):
                 w.writerow([r.experiment, r.variant, r.size, r.unit, i, f"{v:.9g}", json.dumps(r.extra)])
@@ -209,6 +283,20 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def log_log(ax: Any, ticks: list[int], labels: list[str], minor_ticks: bool = False) -> None:
+    """Both axes of ``ax`` logarithmic, x ticked at ``ticks`` with ``labels``; x's minor ticks unlabelled (with
+    ``minor_ticks``) or gone."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(ticks, labels)
+    if minor_ticks:
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.xaxis.set_minor_locator(NullLocator())
 
 
 def save_figure(fig: Any, stem: Path) -> list[Path]:

@@ -18,102 +18,62 @@ direct/raw blocks again while a CPU-bound process runs beside the benchmark. Row
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import time
+from collections.abc import Callable
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure, time_calls
-from praas_kit.bench.core import BENCH_APP, RawEcho, throughput
+from praas_kit.bench.baselines import THROUGHPUT, Contention, RawEcho, RawEchoContainer, raw_echo, throughput
+from praas_kit.bench.common import BenchRun, Figure, Row, Target, load_rows, median_of, paper_csv, pyplot, save_figure
+from praas_kit.bench.harness import BENCH_APP, deployment, finish, security, start
+from praas_kit.bench.series import CONTROL_PLANE_VS_DIRECT, DIRECT_VS_RAW, blocks
+from praas_kit.bench.sizes import SIZES, by_size, size_label
 from praas_kit.sdk.client import ControlPlaneClient
 
-SIZES = [10, 1024, 100 * 1024, 1 << 20, 5 << 20]
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import Application, Process
+
+#: the hot path's targets: direct / raw by size, control plane / direct at 10 B, the throughput of one process,
+#: and direct / raw with a CPU hog beside within 1.3x of the quiet ratio
+TARGETS: dict[str, Target] = {"direct/raw 10 B": DIRECT_VS_RAW[10], "direct/raw 1 MiB": DIRECT_VS_RAW[1 << 20],
+                              "control plane/direct": CONTROL_PLANE_VS_DIRECT, "throughput": THROUGHPUT,
+                              "contention": Target("<=", 1.3, text="within 1.3x of quiet")}
 
 
 def _reps(size: int, quick: bool) -> int:
-    if quick:
-        return 200 if size <= 1024 else 60 if size <= 100 * 1024 else 20
-    return 2000 if size <= 1024 else 500 if size <= 100 * 1024 else 100
-
-
-def _hog(stop: Any) -> None:  # pragma: no cover - runs in a child process
-    x = 0
-    while not stop.is_set():
-        for _ in range(100_000):
-            x += 1
-
-
-class Contention:
-    """A CPU-bound process beside the benchmark, for as long as the ``with`` block lasts."""
-
-    def __enter__(self) -> Contention:
-        ctx = mp.get_context("spawn")
-        self.stop = ctx.Event()
-        self.proc = ctx.Process(target=_hog, args=(self.stop,), daemon=True)
-        self.proc.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.kill()
-
-
-def deployment(backend: str, auth: str, stack: ExitStack) -> Any:
-    """A control plane on ``backend`` (``local`` or ``docker``), closed with ``stack``."""
-    import praas_kit
-
-    if backend == "docker":
-        return stack.enter_context(praas_kit.docker_deployment(swap="dir", dataplane_auth=auth))
-    return stack.enter_context(praas_kit.local(function_workers=2, dataplane_auth=auth))
-
-
-def raw_echo(backend: str, cp: Any, curve: bool, stack: ExitStack) -> Any:
-    """The raw echo server reached the way a process is (a host subprocess, or a container on its network)."""
-    if backend == "docker":
-        from praas_kit.bench.docker import RawEchoContainer
-        from praas_kit.engines import docker as docker_engine
-
-        client = docker_engine.connect()
-        stack.callback(client.close)
-        raw: Any = RawEchoContainer(client, cp.network, curve=curve)
-    else:
-        raw = RawEcho(curve=curve)
-    stack.callback(raw.close)
-    return raw
+    return by_size(size, (200, 60, 20) if quick else (2000, 500, 100))
 
 
 def _rows(auth: str, contention: bool, backend: str) -> dict[str, Any]:
     return {"auth": auth, "contention": contention, "backend": backend}
 
 
-def latency_rows(p: Any, app: Any, raw: Any, sizes: list[int], quick: bool, extra: dict[str, Any],
-                 variants: tuple[str, ...], rounds: int, rest_app: Any = None) -> list[Row]:
+def latency_rows(p: Process, app: Application, raw: RawEcho | RawEchoContainer, sizes: list[int], quick: bool,
+                 extra: dict[str, Any], variants: tuple[str, ...], rounds: int,
+                 rest_app: Application | None = None) -> list[Row]:
     rows: list[Row] = []
     for size in tqdm(sizes, desc=f"invocations ({extra['auth']}{', contention' if extra['contention'] else ''})",
                      unit="size", leave=False):
         payload = b"x" * size
         n = max(1, _reps(size, quick) // rounds)
-        calls = {
+        calls: dict[str, Callable[[], Any]] = {
             "raw": lambda: raw.call(payload),  # noqa: B023
             "direct": lambda: p.invoke("echo", payload),  # noqa: B023
             "control-plane": lambda: app.invoke("echo", payload, process=p.name),  # noqa: B023
-            "control-plane-rest": lambda: rest_app.invoke("echo", payload, process=p.name),  # noqa: B023
             "faas": lambda: app.invoke("echo", payload),  # noqa: B023
         }
-        got = {v: Row("invoke", v, size, "s", extra=dict(extra)) for v in variants if v in calls}
-        for _ in range(rounds):
-            for v, row in got.items():
-                row.values += time_calls(calls[v], n if v in ("raw", "direct") else max(1, n // 4), warmup=3)
+        if rest_app is not None:
+            calls["control-plane-rest"] = lambda: rest_app.invoke("echo", payload, process=p.name)  # noqa: B023
+        timed = [v for v in variants if v in calls]
+        got = blocks({v: calls[v] for v in timed}, rounds,
+                     {v: n if v in ("raw", "direct") else max(1, n // 4) for v in timed}, warmup=3)
+        rows += [Row("invoke", v, size, "s", got[v], dict(extra)) for v in timed]
         if "local" in variants:
-            got["local"] = Row("invoke", "local", size, "s",
-                               p.invoke("self_echo", {"size": size, "n": n}).json(), dict(extra))
-        rows += got.values()
+            rows.append(Row("invoke", "local", size, "s", p.invoke("self_echo", {"size": size, "n": n}).json(),
+                            dict(extra)))
     return rows
 
 
@@ -124,16 +84,15 @@ def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "loc
                                                            "faas", "local"),
                               clients: int = 8) -> BenchRun:
     """Run the invocation benchmark for each data-plane security setting; save ``invocations.csv`` + meta."""
-    auths = (dataplane_auth,) if isinstance(dataplane_auth, str) else tuple(dataplane_auth)
-    sizes = sizes or SIZES
-    rounds = 3 if quick else 5
+    started, auths = start("invocations", backend), security(dataplane_auth)
+    sizes, rounds = sizes or SIZES, 3 if quick else 5
     params = {"quick": quick, "backend": backend, "auths": list(auths), "sizes": sizes, "rounds": rounds,
               "variants": list(variants), "contention": contention, "throughput_clients": clients,
               "reps": {s: _reps(s, quick) for s in sizes}}
     rows: list[Row] = []
     for auth in auths:
         with ExitStack() as stack:
-            cp = deployment(backend, auth, stack)
+            cp = stack.enter_context(deployment(backend, function_workers=2, dataplane_auth=auth))
             app = cp.create_application("bench", code=BENCH_APP)
             p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
             raw = raw_echo(backend, cp, auth == "curve", stack)
@@ -149,58 +108,50 @@ def run_invocation_benchmarks(out: Path, quick: bool = True, backend: str = "loc
                 with Contention():
                     rows += latency_rows(p, app, raw, [s for s in sizes if s in (10, 1 << 20)], quick,
                                          _rows(auth, True, backend), ("raw", "direct"), rounds)
-    csv_path, meta_path = save(rows, out, "invocations", params)
-    plot(csv_path, auths[0])
-    return BenchRun(rows, csv_path, meta_path)
+    return finish(rows, out, "invocations", params, partial(plot, auth=auths[0]), started=started)
 
 
 def median(rows: list[Row], variant: str, size: int, auth: str, contention: bool = False) -> float | None:
     """The median round trip (seconds) of ``variant`` at ``size`` bytes under ``auth`` (``"curve"`` or ``"none"``),
     quiet or with the CPU hog beside (``contention``); None when that was not measured."""
-    for r in rows:
-        if (r.experiment, r.variant, r.size) == ("invoke", variant, size) and r.extra.get("auth") == auth \
-                and bool(r.extra.get("contention")) == contention and r.values:
-            return r.median
-    return None
+    return median_of(rows, "invoke", variant, size, auth=auth, contention=contention)
 
 
 def summarise(rows: list[Row]) -> list[Figure]:
     """The hot path's figures with their targets, for each security setting measured."""
     out = []
     for auth in sorted({str(r.extra.get("auth")) for r in rows}):
-        for size, target in ((10, 1.5), (1 << 20, 1.3)):
+        for size in (10, 1 << 20):
             d, raw = median(rows, "direct", size, auth), median(rows, "raw", size, auth)
             if d and raw:
-                out.append(Figure(f"direct / raw, {_size(size)} ({auth})",
-                                  f"{d * 1e6:.0f} us / {raw * 1e6:.0f} us = {d / raw:.2f}x", f"<= {target}x",
-                                  d / raw <= target, "echo round trip, client -> process vs raw pyzmq, same security"))
+                out.append(TARGETS[f"direct/raw {size_label(size)}"].figure(
+                    f"direct / raw, {size_label(size)} ({auth})", f"{d * 1e6:.0f} us / {raw * 1e6:.0f} us = "
+                    f"{d / raw:.2f}x", d / raw, "echo round trip, client -> process vs raw pyzmq, same security"))
         for variant, how in (("control-plane", "gateway"), ("control-plane-rest", "REST")):
             d, cpv = median(rows, "direct", 10, auth), median(rows, variant, 10, auth)
             if d and cpv:
-                out.append(Figure(f"control plane ({how}) / direct, 10 B ({auth})", f"{cpv * 1e3:.2f} ms / "
-                                  f"{d * 1e3:.3f} ms = {cpv / d:.1f}x", "<= 5x", cpv / d <= 5,
-                                  f"sticky invoke through the control plane's {how} vs direct"))
+                out.append(TARGETS["control plane/direct"].figure(
+                    f"control plane ({how}) / direct, 10 B ({auth})", f"{cpv * 1e3:.2f} ms / {d * 1e3:.3f} ms = "
+                    f"{cpv / d:.1f}x", cpv / d, f"sticky invoke through the control plane's {how} vs direct"))
         for r in rows:
             if r.experiment == "throughput" and r.extra.get("auth") == auth:
-                out.append(Figure(f"throughput, {r.size} clients ({auth})", f"{r.median:,.0f} /s", ">= 12,000 /s",
-                                  r.median >= 12000, "no-op invocations/s, one process, client processes"))
+                out.append(TARGETS["throughput"].figure(f"throughput, {r.size} clients ({auth})",
+                                                        f"{r.median:,.0f} /s", r.median,
+                                                        "no-op invocations/s, one process, client processes"))
         for size in (10, 1 << 20):
             qd, qr = median(rows, "direct", size, auth), median(rows, "raw", size, auth)
             bd, br = median(rows, "direct", size, auth, True), median(rows, "raw", size, auth, True)
             if qd and qr and bd and br:
                 q, b = qd / qr, bd / br
-                out.append(Figure(f"contention, {_size(size)} ({auth})", f"ratio {b:.2f}x busy vs {q:.2f}x quiet",
-                                  "within 1.3x of quiet", b <= 1.3 * q, "direct/raw with a CPU hog beside"))
+                out.append(TARGETS["contention"].figure(f"contention, {size_label(size)} ({auth})",
+                                                        f"ratio {b:.2f}x busy vs {q:.2f}x quiet", b / q,
+                                                        "direct/raw with a CPU hog beside"))
     for size in (10, 1 << 20):
         with_, without = median(rows, "direct", size, "curve"), median(rows, "direct", size, "none")
         if with_ and without:
-            out.append(Figure(f"CurveZMQ cost, direct {_size(size)}", f"{with_ * 1e6:.0f} us vs {without * 1e6:.0f} "
-                              f"us = {with_ / without:.2f}x", "", None, "authenticated vs not"))
+            out.append(Figure(f"CurveZMQ cost, direct {size_label(size)}", f"{with_ * 1e6:.0f} us vs "
+                              f"{without * 1e6:.0f} us = {with_ / without:.2f}x", "", None, "authenticated vs not"))
     return out
-
-
-def _size(n: int) -> str:
-    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n >> 10} KiB" if n >= 1024 else f"{n} B"
 
 
 def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
@@ -240,8 +191,8 @@ def comparison(rows: list[Row], auth: str = "curve") -> list[dict[str, Any]]:
             if not a or not b:
                 continue
             pa, pb = paper.get((pnum or "", size)), paper.get((pden or "", size))
-            out.append({"benchmark": "invocations", "what": what, "condition": _size(size), "ours": round(a / b, 2),
-                        "paper": round(pa / pb, 2) if pa and pb else None})
+            out.append({"benchmark": "invocations", "what": what, "condition": size_label(size),
+                        "ours": round(a / b, 2), "paper": round(pa / pb, 2) if pa and pb else None})
     return out
 
 
@@ -277,16 +228,13 @@ def plot(csv_path: Path, auth: str = "curve") -> list[Path]:
         if pts:
             ax.plot(*zip(*pts, strict=True), linestyle="none", marker=marker, color="black", markerfacecolor="none",
                     label=f"paper: {system} (AWS)")
-    ax.set_xticks(range(len(sizes)))
-    ax.set_xticklabels([_size(s) for s in sizes])
+    ax.set_xticks(range(len(sizes)), [size_label(s) for s in sizes])
     ax.set_yscale("log")
-    ax.set_xlabel("payload (echoed back)")
-    ax.set_ylabel("round trip [ms], median (p5–p95)")
-    ax.set_title(f"Invocation latency (§6.1), data plane security: {auth}")
+    ax.set(xlabel="payload (echoed back)", ylabel="round trip [ms], median (p5–p95)",
+           title=f"Invocation latency (§6.1), data plane security: {auth}")
     ax.grid(axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, csv_path)
 
 
-__all__ = ["run_invocation_benchmarks", "summarise", "SIZES", "Contention", "deployment", "expected", "comparison",
-           "plot"]
+__all__ = ["run_invocation_benchmarks", "summarise", "median", "SIZES", "TARGETS", "expected", "comparison", "plot"]

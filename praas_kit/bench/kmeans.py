@@ -25,9 +25,7 @@ deployment that has its own (the docker backend's ``storage``), those.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from praas_kit.apps.kmeans.driver import PHASES, VARIANTS
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
+from praas_kit.bench.common import BenchRun, Figure, Row, Target, load_rows, paper_csv, pyplot, rotated, save_figure
+from praas_kit.bench.harness import deployment, finish, start, storage
 from praas_kit.errors import InvalidArgument
 
 log = logging.getLogger("praas_kit.bench.kmeans")
@@ -49,38 +48,11 @@ EXCHANGE = "kmeans-exchange"
 MEASURED = (*EXPERIMENTS, EXCHANGE)  #: every experiment a run records, in the CSV's order
 QUICK_POINTS = [1000, 4000]
 FULL_POINTS = [10_000, 25_000, 50_000, 100_000, 200_000]
-#: the issue's targets: PraaS faster than both baselines at every size; Σsync of Redis >= 3x PraaS's
-SYNC_TARGET = 3.0
+#: the issue's targets: PraaS faster than both baselines at every size (baseline / PraaS wall time); Σsync of Redis
+#: >= 3x PraaS's
+TARGETS = {"total": Target(">", 1), "sync": Target(">=", 3.0)}
 
 Cell = tuple[str, str, int]  # experiment, variant, points per worker
-
-
-DEPLOYMENTS = ("local", "docker")  #: the backends this benchmark deploys itself
-
-
-@contextmanager
-def _deployment(backend: str, auth: str) -> Iterator[Any]:
-    """A control plane on ``backend`` owned by this run: embedded (``local``), or the docker deployment with its
-    S3 and Redis containers (``docker``)."""
-    import praas_kit
-
-    if backend == "docker":
-        with praas_kit.docker_deployment(swap="s3", redis=True, dataplane_auth=auth) as cp:
-            yield cp
-    else:
-        with praas_kit.local(dataplane_auth=auth) as cp:
-            yield cp
-
-
-def _storage(cp: Any, stack: ExitStack) -> tuple[Any, str | None]:
-    """Where the processes reach S3 and Redis: the deployment's own servers (``cp.storage``, e.g. the docker
-    deployment's containers), else servers started on this machine in ``stack`` (the local backend)."""
-    st = getattr(cp, "storage", None)
-    if st is not None and getattr(st, "s3_endpoint", None):
-        return st, getattr(st, "redis_url", None)
-    from praas_kit.tools.services import RedisServer, SwiftS3Server
-
-    return stack.enter_context(SwiftS3Server()), stack.enter_context(RedisServer()).url
 
 
 def _check_params(points: list[int], workers: int, epochs: int, k: int, reps: int, warmup: int,
@@ -115,19 +87,18 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
     epochs = epochs if epochs is not None else (5 if quick else 20)
     reps = reps if reps is not None else (2 if quick else 5)
     _check_params(sizes, workers, epochs, k, reps, warmup, variants)
-    if backend not in DEPLOYMENTS:
-        raise InvalidArgument(f"unknown backend {backend!r}: {' or '.join(DEPLOYMENTS)}")
+    started = start("kmeans", backend)
     params: dict[str, Any] = {"quick": quick, "backend": backend, "auth": dataplane_auth, "variants": list(variants),
                               "points": sizes, "workers": workers, "epochs": epochs, "k": k, "reps": reps,
                               "warmup": warmup, "process": {"vcpus": vcpus, "memory_mb": memory_mb},
-                              "dataset": {}, "centroids": {}, "loadavg_before": _loadavg()}
+                              "dataset": {}, "centroids": {}}
     extra = {"backend": backend, "auth": dataplane_auth, "workers": workers, "epochs": epochs, "k": k}
     rows: dict[Cell, Row] = {(e, v, n): Row(e, v, n, "requests" if e == "kmeans-requests" else "s",
                                             extra=dict(extra))
                              for n in sizes for v in variants for e in MEASURED}
     with ExitStack() as stack:
-        cp = stack.enter_context(_deployment(backend, dataplane_auth))
-        s3, redis_url = _storage(cp, stack)
+        cp = stack.enter_context(deployment(backend, swap="s3", redis=True, dataplane_auth=dataplane_auth))
+        s3, redis_url = storage(cp, stack)
         if "redis" in variants and not redis_url:
             raise InvalidArgument(f"the {backend} deployment has no Redis for the redis variant")
         km = stack.enter_context(KMeans(cp, s3, redis_url, workers=workers, vcpus=vcpus, memory_mb=memory_mb))
@@ -142,7 +113,7 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
             params["dataset"][str(n)] = spec.to_json() | {"shard_bytes": spec.shard_bytes}
             last: dict[str, Any] = {}
             for rep in range(warmup + reps):
-                order = variants[turn % len(variants):] + variants[:turn % len(variants)]
+                order = rotated(variants, turn)
                 turn += 1
                 for v in order:
                     bar.set_postfix_str(f"{n} points/worker, {NAMES[v]}")
@@ -157,21 +128,7 @@ def run_kmeans_benchmark(out: Path, quick: bool = True, backend: str = "local", 
                     rows[(EXCHANGE, v, n)].values.append(res.exchange)
                     rows[("kmeans-requests", v, n)].values.append(float(sum(r.requests for r in res.reports)))
             params["centroids"][str(n)] = _agreement(last)
-    params["loadavg_after"] = _loadavg()
-    csv_path, meta_path = save(list(rows.values()), out, "kmeans", params)
-    try:
-        log.info("figure %s", ", ".join(str(f) for f in plot(csv_path)))
-    except ImportError:
-        log.warning("matplotlib is not installed (pip install 'praas-kit[plots]'): no figure drawn")
-    return BenchRun(list(rows.values()), csv_path, meta_path)
-
-
-def _loadavg() -> list[float] | None:
-    """The machine's 1, 5 and 15 minute load averages (other work running beside a benchmark distorts it)."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
+    return finish(list(rows.values()), out, "kmeans", params, plot, started=started)
 
 
 def _agreement(centroids: dict[str, Any]) -> dict[str, Any]:
@@ -235,14 +192,14 @@ def summarise(rows: list[Row]) -> list[Figure]:
     for (b, n), v in sorted(total.items(), key=lambda item: (item[0][1], item[0][0])):
         theirs = paper_ratio(b, n)
         note = f" (paper {theirs:.2f}x)" if theirs else ""
-        out.append(Figure(f"{NAMES[b]} / PraaS, {_k(n)} points/worker", f"{v:.2f}x{note}", "> 1x", v > 1,
-                          "median wall time of a whole run, baseline / PraaS"))
+        out.append(TARGETS["total"].figure(f"{NAMES[b]} / PraaS, {_k(n)} points/worker", f"{v:.2f}x{note}", v,
+                                           "median wall time of a whole run, baseline / PraaS"))
         if b == "redis" and (b, n) in sync:
             s, theirs = sync[(b, n)], paper_ratio(b, n, "sync")
             note = f" (paper {theirs:.2f}x)" if theirs else ""
-            out.append(Figure(f"Σsync Redis / PraaS, {_k(n)} points/worker", f"{s:.2f}x{note}",
-                              f">= {SYNC_TARGET:g}x", s >= SYNC_TARGET,
-                              "sum over workers of the all-reduce time (every epoch), median over runs"))
+            out.append(TARGETS["sync"].figure(
+                f"Σsync Redis / PraaS, {_k(n)} points/worker", f"{s:.2f}x{note}", s,
+                "sum over workers of the all-reduce time (every epoch), median over runs"))
         if b == "redis" and (b, n) in exchange:
             out.append(Figure(f"Σexchange Redis / PraaS, {_k(n)} points/worker", f"{exchange[(b, n)]:.2f}x", "–",
                               None, "Σsync without the wait for the slowest worker: from the last publish of an "
@@ -361,5 +318,5 @@ def plot(csv_path: Path) -> list[Path]:
 
 
 __all__ = ["run_kmeans_benchmark", "summarise", "expected", "comparison", "plot", "ratios", "medians", "paper",
-           "paper_ratio", "format_medians", "VARIANTS", "EXPERIMENTS", "EXCHANGE", "MEASURED", "QUICK_POINTS",
-           "FULL_POINTS"]
+           "paper_ratio", "format_medians", "VARIANTS", "NAMES", "EXPERIMENTS", "EXCHANGE", "MEASURED", "QUICK_POINTS",
+           "FULL_POINTS", "TARGETS"]

@@ -32,21 +32,25 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from praas_kit import provenance
 from praas_kit.apps import latex
 from praas_kit.apps.latex.project import documentclass, encode, project_files
-from praas_kit.bench import latex_report
+from praas_kit.bench import LATEX_COLUMNS, check_choice, common, latex_report
 from praas_kit.bench.common import BenchRun, Figure, Row, metadata
-from praas_kit.bench.latex_report import report
+from praas_kit.bench.harness import deployment, finish, start, storage
 from praas_kit.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import Application, ControlPlaneClient
+    from praas_kit.storage.s3_endpoint import S3Endpoint
 
 log = logging.getLogger("praas_kit.bench.latex")
 
@@ -56,8 +60,9 @@ PAPER_BYTES = tuple(size for _, _, size in latex_report.PAPER_INPUTS)  #: the si
 SIZES: dict[float, tuple[int, str]] = {0.25: (512, "small"), 0.5: (1024, "medium"), 1.0: (2048, "large"),
                                        2.0: (4096, "largest")}
 SYSTEMS = ("praas", "praas-cp", "faas")
-COLUMNS = ["operation", "input", "plot_label", "system", "path", "vcpus", "memory_mb", "tier", "repetition",
-           "time_s", "status", "time_data_s", "time_compile_s", "updated_files", "request_bytes", "reply_bytes"]
+COLUMNS = list(LATEX_COLUMNS)  #: the tidy CSV's header (the registry's record states it)
+#: PraaS (direct) wins every editing operation and the no-update compile: FaaS / PraaS of the medians
+TARGETS = {"win": common.Target(">", 1)}
 EDIT_OPS = ("update-file", "get-file")
 SCENARIOS = (("full", "Recompilation"), ("no-update", "No Update"), ("failure", "Failure"))
 
@@ -147,26 +152,10 @@ class Target:
         return elapsed, result.json(), len(body), len(result.payload)
 
 
-@contextmanager
-def _deployment(backend: str) -> Iterator[tuple[Any, Any]]:
-    """(control plane, S3 settings for the FaaS variant)."""
-    import praas_kit
-
-    with ExitStack() as stack:
-        if backend == "docker":
-            deployment = stack.enter_context(praas_kit.docker_deployment(swap="s3"))
-            yield deployment, deployment.storage
-            return
-        from praas_kit.tools.services import SwiftS3Server
-
-        s3 = stack.enter_context(SwiftS3Server())
-        cp = stack.enter_context(praas_kit.local())
-        yield cp, s3
-
-
-def _targets(cp: Any, s3: Any, vcpus: float, systems: tuple[str, ...], tag: str) -> tuple[list[Target], list[Any]]:
+def _targets(cp: ControlPlaneClient, s3: S3Endpoint | None, vcpus: float, systems: tuple[str, ...], tag: str
+             ) -> tuple[list[Target], list[Application]]:
     memory, tier = SIZES[vcpus]
-    apps: list[Any] = []
+    apps: list[Application] = []
     targets = []
     if {"praas", "praas-cp"} & set(systems):
         app = latex.deploy(cp, f"latex-{tier}-{tag}", "praas", vcpus=vcpus, memory_mb=memory)
@@ -245,7 +234,7 @@ class _SizeRun:
             self.bar.update(1)
 
 
-def _cleanup(apps: list[Any]) -> None:
+def _cleanup(apps: list[Application]) -> None:
     for app in apps:
         try:
             if isinstance(app, latex.FunctionPools):
@@ -292,11 +281,8 @@ def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", s
     editing and 2 compile repetitions (under a minute on the local backend). Full mode: all four sizes, 50
     editing and 10 compile repetitions.
     """
-    if backend not in ("local", "docker"):
-        raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
-    unknown = set(systems) - set(SYSTEMS)
-    if unknown:
-        raise InvalidArgument(f"unknown systems {sorted(unknown)}; known: {', '.join(SYSTEMS)}")
+    started = start("latex", backend)
+    check_choice("systems", systems, SYSTEMS)
     sizes = sizes or ([1.0] if quick else list(SIZES))
     bad = [s for s in sizes if s not in SIZES]
     if bad:
@@ -316,7 +302,10 @@ def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", s
     steps = len(sizes) * (len(inputs) * 2 * (reps + 1) + 4 * (compile_reps + 1) + 1)
     lines: list[dict[str, Any]] = []
     tag = uuid.uuid4().hex[:6]
-    with _deployment(backend) as (cp, s3), tqdm(total=steps, desc="latex", unit="step") as bar:
+    with ExitStack() as stack:
+        cp = stack.enter_context(deployment(backend, swap="s3"))
+        s3 = storage(cp, stack, redis=False).s3  # the FaaS variant's
+        bar = stack.enter_context(tqdm(total=steps, desc="latex", unit="step"))
         for vcpus in sizes:
             targets, apps = _targets(cp, s3, vcpus, systems, tag)
             try:
@@ -325,13 +314,8 @@ def run_latex_benchmark(out: Path, quick: bool = True, backend: str = "local", s
                 _cleanup(apps)
     params["tex"] = _tex_version() if backend == "local" else "TeX Live of the praas-latex image"
     params["images"] = _image_ids(backend)
-    csv_path, meta_path = save_tidy(lines, out, params)
-    try:
-        written = report(csv_path)
-        log.info("figure %s and ratio table %s", written["figures"][0], written["table"])
-    except ImportError:
-        log.warning("matplotlib is not installed (pip install 'praas-kit[plots]'): no figure drawn")
-    return BenchRun(to_rows(lines), csv_path, meta_path)
+    return finish(to_rows(lines), out, "latex", params, plot, started=started,
+                  write=lambda rows, folder, name, p: save_tidy(lines, folder, p))
 
 
 def expected(params: dict[str, Any]) -> set[tuple[str, str, str, float]]:
@@ -360,6 +344,22 @@ def save_tidy(lines: list[dict[str, Any]], out: Path, params: dict[str, Any]) ->
                for r in to_rows(lines)]
     meta_path.write_text(json.dumps(metadata(params) | {"summary": summary}, indent=2))
     return csv_path, meta_path
+
+
+def plot(csv_path: Path) -> list[Path]:
+    """The figure (``latex.png``/``.pdf``) and the ratio table (``latex_ratios.csv``/``.md``) next to a
+    ``latex.csv`` (:func:`praas_kit.bench.latex_report.report`, which reads the file: recorded as an input)."""
+    provenance.record(csv_path)
+    figures: list[Path] = latex_report.report(csv_path)["figures"]
+    return figures
+
+
+def comparison(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The FaaS/PraaS ratios of the medians per operation, input and size beside the paper's (:func:`load`'s
+    lines; :func:`praas_kit.bench.latex_report.ratio_table`)."""
+    return [{"benchmark": "latex", "what": f"FaaS/PraaS {r['operation']} {r['label']}",
+             "condition": f"{r['vcpus']:g} vCPU", "ours": r["ratio_direct"], "paper": r["paper_ratio"]}
+            for r in latex_report.ratio_table(lines)]
 
 
 def load(csv_path: Path) -> list[dict[str, Any]]:
@@ -394,14 +394,13 @@ def summarise(rows: list[Row]) -> list[Figure]:
         if not praas:
             continue
         op = exp.split(":", 1)[1]
-        must_win = op != "compile" or label == "No Update"
-        ratio = faas / praas
-        out.append(Figure(f"FaaS/PraaS {op} {label} @ {vcpus:g} vCPU",
-                          f"{faas * 1e3:.1f} ms / {praas * 1e3:.1f} ms = {ratio:.2f}x",
-                          "> 1x" if must_win else "", ratio > 1 if must_win else None,
-                          "median end-to-end at the client"))
+        ratio, name = faas / praas, f"FaaS/PraaS {op} {label} @ {vcpus:g} vCPU"
+        measured, meaning = f"{faas * 1e3:.1f} ms / {praas * 1e3:.1f} ms = {ratio:.2f}x", \
+            "median end-to-end at the client"
+        out.append(TARGETS["win"].figure(name, measured, ratio, meaning) if op != "compile" or label == "No Update"
+                   else Figure(name, measured, "", None, meaning))
     return out
 
 
-__all__ = ["run_latex_benchmark", "summarise", "expected", "load", "to_rows", "pick_inputs", "SIZES", "SYSTEMS",
-           "COLUMNS"]
+__all__ = ["run_latex_benchmark", "summarise", "expected", "comparison", "plot", "load", "to_rows", "pick_inputs",
+           "SIZES", "SYSTEMS", "COLUMNS", "TARGETS"]

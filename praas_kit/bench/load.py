@@ -17,17 +17,27 @@ import os
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, save
+from praas_kit.bench.common import BenchRun, Figure, Row, Target
+from praas_kit.bench.harness import BENCH_APP, deployment, finish, start
 from praas_kit.lifecycle import Status
 
-BENCH_APP = Path(__file__).parent / "benchapp.py"
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+    from multiprocessing.synchronize import Event
+
+    from praas_kit.sdk.client import ControlPlaneClient
+
+#: every load level without errors; the control plane's fds and memory flat over the deaths
+TARGETS = {"errors": Target("<=", 0, text="no errors"), "fds": Target("<=", 5, text="flat (+<= 5)"),
+           "rss": Target("<=", 20, text="flat (+<= 20 MiB)")}
 
 
-def _client(url: str, token: str, app: str, proc: str, via: str, seconds: float, start: Any, out: Any) -> None:
+def _client(url: str, token: str, app: str, proc: str, via: str, seconds: float, start: Event,
+            out: Queue[tuple[list[float], int]]) -> None:
     import praas_kit
 
     latencies: list[float] = []
@@ -84,7 +94,7 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
 
 
-def deaths_rows(cp: Any, n: int) -> list[Row]:
+def deaths_rows(cp: ControlPlaneClient, n: int) -> list[Row]:
     """Kill a process and swap it in again ``n`` times; the control plane's fds and RSS along the way."""
     app = cp.create_application("soak", code=BENCH_APP)
     app.create_process("witness")  # receives the world updates each death sends
@@ -112,14 +122,13 @@ def deaths_rows(cp: Any, n: int) -> list[Row]:
 def run_load_benchmarks(out: Path, quick: bool = True, clients: tuple[int, ...] = (8, 32, 64),
                         deaths: int | None = None) -> BenchRun:
     """Load at each client count (direct and REST) and the deaths soak; saved as ``load.csv`` + metadata."""
-    import praas_kit
-
+    started = start("load")
     seconds = 3.0 if quick else 10.0
     n_deaths = deaths if deaths is not None else (100 if quick else 1000)
     params = {"quick": quick, "clients": list(clients), "seconds": seconds, "deaths": n_deaths,
               "backend": "local", "dataplane_auth": "curve"}
     rows: list[Row] = []
-    with praas_kit.local(function_workers=2) as cp:
+    with deployment("local", function_workers=2) as cp:
         app = cp.create_application("load", code=BENCH_APP)
         app.create_process("target")
         steps = tqdm(total=2 * len(clients), desc="load", unit="level")
@@ -129,8 +138,12 @@ def run_load_benchmarks(out: Path, quick: bool = True, clients: tuple[int, ...] 
                 steps.update()
         steps.close()
         rows += deaths_rows(cp, n_deaths)
-    csv_path, meta_path = save(rows, out, "load", params)
-    return BenchRun(rows, csv_path, meta_path)
+    return finish(rows, out, "load", params, started=started)
+
+
+#: the soak's rows: experiment -> (target, what grows, its unit, what it measures)
+SOAK = {"deaths-fds": ("fds", "open fds", "", "file descriptors of the control plane"),
+        "deaths-rss": ("rss", "RSS", " MiB", "resident memory of the control plane")}
 
 
 def summarise(rows: list[Row]) -> list[Figure]:
@@ -139,19 +152,15 @@ def summarise(rows: list[Row]) -> list[Figure]:
     for r in rows:
         if r.experiment.startswith("load-"):
             e = r.extra
-            out.append(Figure(f"{r.experiment.removeprefix('load-')}, {r.size} clients",
-                              f"{r.median:,.0f} calls/s, p50 {e['p50_ms']:.2f} ms, p99 {e['p99_ms']:.1f} ms, "
-                              f"{e['errors']} errors", "no errors", e["errors"] == 0,
-                              "no-op calls from client processes, one call at a time each"))
-        elif r.experiment == "deaths-fds":
-            grew = r.values[-1] - r.values[0]
-            out.append(Figure(f"open fds over {r.size} deaths", " -> ".join(f"{v:.0f}" for v in r.values),
-                              "flat (+<= 5)", grew <= 5, "file descriptors of the control plane"))
-        elif r.experiment == "deaths-rss":
-            out.append(Figure(f"RSS over {r.size} deaths", " -> ".join(f"{v:.0f} MiB" for v in r.values),
-                              "flat (+<= 20 MiB)", r.values[-1] - r.values[0] <= 20,
-                              "resident memory of the control plane"))
+            out.append(TARGETS["errors"].figure(
+                f"{r.experiment.removeprefix('load-')}, {r.size} clients", f"{r.median:,.0f} calls/s, p50 "
+                f"{e['p50_ms']:.2f} ms, p99 {e['p99_ms']:.1f} ms, {e['errors']} errors", e["errors"],
+                "no-op calls from client processes, one call at a time each"))
+        elif r.experiment in SOAK:
+            key, what, unit, meaning = SOAK[r.experiment]
+            trend = " -> ".join(f"{v:.0f}{unit}" for v in r.values)
+            out.append(TARGETS[key].figure(f"{what} over {r.size} deaths", trend, r.values[-1] - r.values[0], meaning))
     return out
 
 
-__all__ = ["run_load_benchmarks", "load_row", "deaths_rows", "summarise"]
+__all__ = ["run_load_benchmarks", "load_row", "deaths_rows", "summarise", "TARGETS"]

@@ -28,13 +28,17 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, save
-from praas_kit.bench.core import BENCH_APP, RawEcho
-from praas_kit.errors import InvalidArgument
+from praas_kit.bench.baselines import RawEcho
+from praas_kit.bench.common import BenchRun, Figure, Row
+from praas_kit.bench.harness import BENCH_APP, deployment, finish, start
+from praas_kit.bench.series import pingpong
+
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import Process
 
 METRICS = ("wall", "server_cpu", "client_cpu", "server_switches")
 CHANNEL_METRICS = ("chan_wall", "chan_cpu", "chan_switches")
@@ -63,22 +67,10 @@ def _client_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def runtime_pid() -> int:
-    """The pid of the one process runtime this Python process started (local backend)."""
-    me = os.getpid()
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if ppid == me and b"praas_kit.process" in (d / "cmdline").read_bytes():
-                found.append(int(d.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    if len(found) != 1:
-        raise InvalidArgument(f"expected one process runtime started by this process, found {len(found)}")
-    return found[0]
+def runtime_pid(p: Process) -> int:
+    """The pid of process ``p``'s runtime, as it reports it (on the local backend: a process of this machine)."""
+    pid: int = p.invoke("pid").json()
+    return pid
 
 
 def measure(call: Callable[[], Any], pid: int, n: int) -> dict[str, float]:
@@ -91,11 +83,9 @@ def measure(call: Callable[[], Any], pid: int, n: int) -> dict[str, float]:
             "server_switches": (x1 - x0) / n}
 
 
-def measure_channel(a: Any, b: Any, ping: str, pong: str, pids: list[int], n: int) -> dict[str, float]:
+def measure_channel(a: Process, b: Process, ping: str, pong: str, pids: list[int], n: int) -> dict[str, float]:
     """Run ``n`` ping-pong rounds of 10 B between processes ``a`` and ``b`` (runtimes ``pids``); the per-message
     metrics (see the module docstring)."""
-    from praas_kit.bench.channels import pingpong
-
     cpu0, sw0 = sum(_cpu_seconds(p) for p in pids), sum(_switches(p) for p in pids)
     one_way = pingpong(a, b, ping, pong, {"size": 10, "n": n, "warmup": 0})
     cpu1, sw1 = sum(_cpu_seconds(p) for p in pids), sum(_switches(p) for p in pids)
@@ -107,8 +97,7 @@ def measure_channel(a: Any, b: Any, ping: str, pong: str, pids: list[int], n: in
 def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", size: int = 10) -> BenchRun:
     """Profile the 10 B echo (direct vs raw) and a 10 B message between two processes (send/recv vs raw) on the
     local backend; save ``profile.csv`` + metadata."""
-    import praas_kit
-
+    started = start("profile")
     n, rounds = (2000, 3) if quick else (5000, 5)
     rows = {(m, v): Row(m, v, size, "us" if m != "server_switches" else "1/call", extra={"auth": dataplane_auth})
             for m in METRICS for v in ("raw", "direct")}
@@ -116,12 +105,12 @@ def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", si
              for m in CHANNEL_METRICS for v in ("raw", "send-recv")}
     payload = b"x" * size
     with ExitStack() as stack:
-        cp = stack.enter_context(praas_kit.local(function_workers=2, dataplane_auth=dataplane_auth))
+        cp = stack.enter_context(deployment("local", function_workers=2, dataplane_auth=dataplane_auth))
         app = cp.create_application("profile", code=BENCH_APP)
         p = app.create_process("echo", vcpus=1.0, memory_mb=1024)
         raw = RawEcho(curve=dataplane_auth == "curve")
         stack.callback(raw.close)
-        pids = {"direct": runtime_pid(), "raw": raw.proc.pid}
+        pids = {"direct": runtime_pid(p), "raw": raw.proc.pid}
         calls: dict[str, Callable[[], Any]] = {"raw": lambda: raw.call(payload),
                                                "direct": lambda: p.invoke("echo", payload)}
         for v in calls:  # warm-up
@@ -131,7 +120,7 @@ def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", si
                 for m, value in measure(call, pids[v], n).items():
                     rows[(m, v)].values.append(value)
         a, b = (app.create_process(name, vcpus=1.0, memory_mb=1024) for name in ("ping", "pong"))
-        both = [int(cp.controller.get_process("profile", name).handle["pid"]) for name in ("ping", "pong")]
+        both = [runtime_pid(a), runtime_pid(b)]
         pairs = {"send-recv": ("ping", "pong"), "raw": ("raw_ping", "raw_pong")}
         for ping, pong in pairs.values():  # warm-up
             measure_channel(a, b, ping, pong, both, 200)
@@ -141,8 +130,7 @@ def run_profile(out: Path, quick: bool = True, dataplane_auth: str = "curve", si
                     rows[(m, v)].values.append(value)
     params = {"quick": quick, "auth": dataplane_auth, "size": size, "calls_per_round": n, "rounds": rounds,
               "clock_ticks_per_s": _TICK}
-    csv_path, meta_path = save(list(rows.values()), out, "profile", params)
-    return BenchRun(list(rows.values()), csv_path, meta_path)
+    return finish(list(rows.values()), out, "profile", params, started=started)
 
 
 def summarise(rows: list[Row]) -> list[Figure]:

@@ -1,50 +1,46 @@
 """One table of our ratios beside the paper's, generated from the saved result files (``praas report``).
 
-Each benchmark module with a ``comparison(rows)`` contributes rows ``{"benchmark", "what", "condition",
-"ours", "paper"}``; the LaTeX benchmark contributes its FaaS/PraaS ratios. Every result and dataset file read
-is recorded as an input (:mod:`praas_kit.provenance`). :func:`collect` finds result files
+Each benchmark whose record (:data:`praas_kit.bench.BENCHMARKS`) has a ``comparison`` contributes rows
+``{"benchmark", "what", "condition", "ours", "paper"}`` from its result files, read back with the record's
+``read``; :data:`ORDER` lists them, in the registry's order. Every result and dataset file read is recorded as an
+input (:mod:`praas_kit.provenance`). :func:`collect` finds result files
 under ``results/<name>/<backend>/<name>.csv``; :func:`write` renders ``results/paper_vs_machine.md`` and
 replaces the block between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in the README.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from praas_kit import provenance
-from praas_kit.bench import BENCHMARKS
-from praas_kit.bench.common import load_rows
+from praas_kit.bench import BENCHMARKS, Benchmark
 from praas_kit.errors import InvalidArgument
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-ORDER = ("invocations", "channels", "state", "swap", "allocation", "latex", "kmeans")
+#: the benchmarks compared with the paper (those with a comparison), in the registry's order
+ORDER = tuple(name for name, bench in BENCHMARKS.items() if bench.comparison is not None)
+
+
+def result_files(results: Path) -> Iterator[tuple[Benchmark, Path]]:
+    """Every result CSV under ``results`` (``<name>/<backend>/<name>.csv``) of a benchmark in :data:`ORDER`, with
+    its record, in that order."""
+    for name in ORDER:
+        for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
+            yield BENCHMARKS[name], csv_path
 
 
 def collect(results: Path) -> list[dict[str, Any]]:
     """Comparison rows from every result file under ``results`` (``<name>/<backend>/<name>.csv``), each with
     ``backend`` and ``source`` (the CSV's path relative to ``results``) added."""
     out: list[dict[str, Any]] = []
-    for name in ORDER:
-        for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
-            backend = csv_path.parent.name
-            if name == "latex":
-                from praas_kit.bench.latex import load
-                from praas_kit.bench.latex_report import ratio_table
-
-                rows = [{"benchmark": "latex", "what": f"FaaS/PraaS {r['operation']} {r['label']}",
-                         "condition": f"{r['vcpus']:g} vCPU", "ours": r["ratio_direct"], "paper": r["paper_ratio"]}
-                        for r in ratio_table(load(csv_path))]
-            else:
-                module = importlib.import_module(BENCHMARKS[name][0])
-                comparison = getattr(module, "comparison", None)
-                if comparison is None:
-                    continue
-                rows = comparison(load_rows(csv_path))
-            source = csv_path.relative_to(results).as_posix()
-            out += [r | {"backend": backend, "source": source} for r in rows]
+    for bench, csv_path in result_files(results):
+        assert bench.comparison is not None
+        rows = bench.code(bench.comparison)(bench.code(bench.read)(csv_path))
+        source = csv_path.relative_to(results).as_posix()
+        out += [r | {"backend": csv_path.parent.name, "source": source} for r in rows]
     return out
 
 
@@ -56,22 +52,13 @@ def regenerate_figures(results: Path, dest: Path | None = None) -> list[Path]:
     dest = dest if dest is not None else results / "figures"
     dest.mkdir(parents=True, exist_ok=True)
     out = []
-    for name in ORDER:
-        for csv_path in sorted(results.glob(f"{name}/*/{name}.csv")):
-            if name == "latex":
-                from praas_kit.bench.latex_report import report
-
-                provenance.record(csv_path)  # latex_report reads it (its paper numbers through paper_csv)
-                drawn = report(csv_path)["figures"]
-            else:
-                plot = getattr(importlib.import_module(BENCHMARKS[name][0]), "plot", None)
-                if plot is None:
-                    continue
-                drawn = plot(csv_path)
-            for fig in drawn:
-                copy = dest / f"{name}-{csv_path.parent.name}{fig.suffix}"
-                shutil.copyfile(fig, copy)
-                out.append(copy)
+    for bench, csv_path in result_files(results):
+        if bench.plot is None:
+            continue
+        for fig in bench.code(bench.plot)(csv_path):
+            copy = dest / f"{bench.name}-{csv_path.parent.name}{fig.suffix}"
+            shutil.copyfile(fig, copy)
+            out.append(copy)
     return out
 
 
@@ -157,4 +144,4 @@ def write(results: Path = Path("results"), readme: Path | None = Path("README.md
     return target
 
 
-__all__ = ["collect", "render", "render_summary", "write", "regenerate_figures", "ORDER"]
+__all__ = ["collect", "render", "render_summary", "write", "regenerate_figures", "result_files", "ORDER"]

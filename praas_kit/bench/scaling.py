@@ -29,14 +29,14 @@ Three parts, each a set of :class:`~praas_kit.bench.common.Row` series:
 
 Output: ``<out>/scaling.csv`` + ``scaling.meta.json``; :func:`plot` draws ``scaling.png``/``.pdf`` next to them;
 :func:`summarise` gives the growth figures (a power-law fit per cost and the projections at 10,000 processes).
-Run it with ``python -m praas_kit.bench.scaling [--full] [--no-s3]``; ``docs/scaling.md`` reads the results.
+Run it with ``praas bench scaling [--full] [--no-s3] --out results/scaling/local``; ``docs/scaling.md`` reads the
+results.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import random
 import statistics
 import tempfile
@@ -49,7 +49,8 @@ from typing import Any, cast
 from tqdm.auto import tqdm
 
 from praas_kit import wire
-from praas_kit.bench.common import BenchRun, Row, save, time_calls
+from praas_kit.bench.common import BenchRun, Row, time_calls
+from praas_kit.bench.harness import finish, start
 from praas_kit.bench.scaling_report import REGISTRY_OPS, fit_power, growth, interpolate, plot, summarise
 from praas_kit.bench.scaling_s3 import S3_CLIENTS, S3_SIZES, SWAP_STATE, s3_rows
 from praas_kit.control.channels import HeldMessages
@@ -367,10 +368,7 @@ def world_rows(tmp: Path, sizes: tuple[int, ...], sim_sizes: tuple[int, ...], qu
     return rows
 
 
-# ====================================================================== (c) S3
-
-
-# ====================================================================== the run
+# ====================================================================== the run (the S3 part: scaling_s3.py)
 def run_scaling(out: Path, quick: bool = True, s3: bool = True) -> BenchRun:
     """Measure the three scale costs (see the module docstring); ``s3=False`` leaves out the S3 part (it needs
     the Swift S3 server). Quick: under a minute; full: a few minutes (more repetitions, simulated allocations up
@@ -381,8 +379,8 @@ def run_scaling(out: Path, quick: bool = True, s3: bool = True) -> BenchRun:
               "swap_state_bytes": SWAP_STATE, "nodes": NODES, "max_header": wire.MAX_HEADER,
               "registry": "SQLite (WAL, synchronous=NORMAL) in a temporary directory",
               "world": "World.push over a real registry and sessions; sockets replaced by a counter",
-              "s3_server": "one local OpenStack Swift s3api endpoint (single-process proxy)",
-              "load_average_before": list(os.getloadavg())}
+              "s3_server": "one local OpenStack Swift s3api endpoint (single-process proxy)"}
+    started = start("scaling")  # the machine is shared: how busy it was
     rows: list[Row] = []
     parts = ["registry", "world"] + (["s3"] if s3 else [])
     with tempfile.TemporaryDirectory(prefix="praas-scaling-") as name:
@@ -394,10 +392,7 @@ def run_scaling(out: Path, quick: bool = True, s3: bool = True) -> BenchRun:
                 rows += world_rows(tmp, SIZES, SIM_SIZES[quick], quick)
             else:
                 rows += s3_rows(tmp, quick)
-    params["load_average_after"] = list(os.getloadavg())  # the machine is shared: how busy it was
-    csv_path, meta_path = save(rows, out, "scaling", params)
-    plot(csv_path)
-    return BenchRun(rows, csv_path, meta_path)
+    return finish(rows, out, "scaling", params, plot, started=started)
 
 
 def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
@@ -416,30 +411,6 @@ def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
     return cells
 
 
-# ====================================================================== figures
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m praas_kit.bench.scaling [--full] [--no-s3] [--out DIR]``: run, save, print the growth figures."""
-    import argparse
-
-    from praas_kit.bench.common import format_figures
-
-    parser = argparse.ArgumentParser(prog="python -m praas_kit.bench.scaling", description=__doc__.split("\n")[0])
-    parser.add_argument("--full", action="store_true", help="the full run (a few minutes) instead of the quick one")
-    parser.add_argument("--no-s3", action="store_true", help="leave out the S3 part (needs the Swift S3 server)")
-    parser.add_argument("--out", type=Path, default=Path("results/scaling/local"), help="output folder")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run = run_scaling(args.out, quick=not args.full, s3=not args.no_s3)
-    log.info("%s\nwrote %s and %s", format_figures(summarise(run.rows)), run.csv, run.meta)
-    return 0
-
-
 __all__ = ["run_scaling", "summarise", "growth", "plot", "expected", "fit_power", "interpolate", "allocation_cost",
            "frame_bytes", "entry_sizes", "WorldBench", "CountingEndpoint", "registry_rows", "world_rows", "s3_rows",
-           "SIZES", "SIM_SIZES", "REGISTRY_OPS", "main"]
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+           "SIZES", "SIM_SIZES", "REGISTRY_OPS"]

@@ -8,11 +8,14 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
 from praas_kit.bench.common import Row, run_together
+
+if TYPE_CHECKING:
+    from praas_kit.tools.services import SwiftS3Server
 
 log = logging.getLogger("praas_kit.bench.scaling")
 
@@ -57,7 +60,7 @@ def _s3_cell(s3: list[Any], size: int, clients: int, requests: int) -> list[Row]
     return rows
 
 
-def _swap_requests(server: Any, tmp: Path) -> list[Row]:
+def _swap_requests(server: SwiftS3Server, tmp: Path) -> list[Row]:
     """S3 requests (HTTP, counted in botocore) of one swap-out and one swap-in of a process holding
     :data:`SWAP_STATE` bytes in one state object, through the real snapshot code and :class:`S3Store`."""
     from praas_kit.process.mailbox import Mailbox

@@ -26,12 +26,17 @@ import time
 from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
+from praas_kit.bench import check_choice
+from praas_kit.bench.common import BenchRun, Figure, Row, Target, load_rows, paper_csv, pyplot, rotated, save_figure
+from praas_kit.bench.harness import deployment, finish, s3_settings, start, storage
 from praas_kit.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from praas_kit.sdk.client import Process
 
 log = logging.getLogger("praas_kit.bench.state")
 
@@ -43,7 +48,7 @@ QUICK_INVOCATIONS = [1, 10, 25]
 FUNCTIONS = {"praas": "reduce_praas", "redis": "reduce_redis", "s3": "reduce_s3"}
 NAMES = {"praas": "PraaS", "redis": "Redis", "s3": "S3"}
 #: the issue's targets: baseline / PraaS median ratio for inputs of at most SMALL elements (80 KB)
-TARGETS = {"redis": 1.5, "s3": 10.0}
+TARGETS = {"redis": Target(">=", 1.5), "s3": Target(">=", 10.0)}
 SMALL = 10000
 BUCKET = "praas-state-bench"
 
@@ -55,33 +60,7 @@ def vector(elements: int) -> bytes:
     return b"".join(i.to_bytes(8, "little") for i in range(1, elements + 1))
 
 
-def _storage(backend: str, systems: tuple[str, ...], auth: str, stack: ExitStack) -> tuple[Any, dict[str, Any]]:
-    """The control plane and the ``state_setup`` payload (where the processes reach Redis and S3)."""
-    import praas_kit
-
-    setup: dict[str, Any] = {}
-    if backend == "docker":
-        cp: Any = stack.enter_context(praas_kit.docker_deployment(swap="s3", redis="redis" in systems,
-                                                                  dataplane_auth=auth))
-        st = cp.storage
-        if "redis" in systems:
-            setup["redis_url"] = st.redis_url
-        if "s3" in systems:
-            setup["s3"] = {"endpoint": st.s3_endpoint, "access_key": st.s3_access_key,
-                           "secret_key": st.s3_secret_key, "region": st.s3_region, "bucket": BUCKET}
-        return cp, setup
-    from praas_kit.tools.services import RedisServer, SwiftS3Server
-
-    if "redis" in systems:
-        setup["redis_url"] = stack.enter_context(RedisServer()).url
-    if "s3" in systems:
-        swift = stack.enter_context(SwiftS3Server())
-        setup["s3"] = {"endpoint": swift.endpoint, "access_key": swift.access_key, "secret_key": swift.secret_key,
-                       "region": swift.region, "bucket": BUCKET}
-    return stack.enter_context(praas_kit.local(dataplane_auth=auth)), setup
-
-
-def _timed(p: Any, fn: str, payload: bytes, n: int) -> float:
+def _timed(p: Process, fn: str, payload: bytes, n: int) -> float:
     """Seconds for ``n`` sequential invocations of ``fn`` in ``p`` with ``payload``."""
     t0 = time.perf_counter()
     for _ in range(n):
@@ -103,11 +82,8 @@ def run_state_benchmark(out: Path, quick: bool = True, backend: str = "local", d
     Raises :class:`~praas_kit.errors.InvalidArgument` on an unknown system or backend and ``RuntimeError`` if
     an accumulator does not hold the sum of what was sent.
     """
-    if backend not in ("local", "docker"):
-        raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
-    unknown = [s for s in systems if s not in FUNCTIONS]
-    if unknown or not systems:
-        raise InvalidArgument(f"unknown systems {unknown}: choose from {', '.join(SYSTEMS)}")
+    started = start("state", backend)
+    check_choice("systems", systems, SYSTEMS)
     sizes = list(elements or ELEMENTS)
     ns = list(invocations or (QUICK_INVOCATIONS if quick else INVOCATIONS))
     if min(sizes) < 1 or min(ns) < 1 or (reps is not None and reps < 1):
@@ -122,7 +98,14 @@ def run_state_benchmark(out: Path, quick: bool = True, backend: str = "local", d
     rows: dict[Cell, Row] = {(s, e, n): Row("state", s, e, "s", extra={"invocations": n, **extra})
                              for e in sizes for n in ns for s in systems}
     with ExitStack() as stack:
-        cp, setup = _storage(backend, systems, dataplane_auth, stack)
+        cp = stack.enter_context(deployment(backend, swap="s3", redis="redis" in systems,
+                                            dataplane_auth=dataplane_auth))
+        where = storage(cp, stack, s3="s3" in systems, redis="redis" in systems)
+        setup: dict[str, Any] = {}
+        if "redis" in systems:
+            setup["redis_url"] = where.redis_url
+        if "s3" in systems and where.s3 is not None:
+            setup["s3"] = s3_settings(where.s3, BUCKET)
         app = cp.create_application("state", code=STATE_APP)
         p = app.create_process("reducer", vcpus=1.0, memory_mb=2048)
         configured = p.invoke("state_setup", setup, timeout=120).json()
@@ -141,7 +124,7 @@ def run_state_benchmark(out: Path, quick: bool = True, backend: str = "local", d
                 done = 0
                 while done < reps:
                     k = min(block, reps - done)
-                    order = systems[turn % len(systems):] + systems[:turn % len(systems)]
+                    order = rotated(systems, turn)
                     turn += 1
                     for system in order:
                         for _ in range(k):
@@ -156,13 +139,7 @@ def run_state_benchmark(out: Path, quick: bool = True, backend: str = "local", d
                 if got != want:
                     raise RuntimeError(f"{system}: the accumulator of {size} elements holds {got} in its last lane "
                                        f"after {sent[(system, size)]} invocations, not {want}")
-    csv_path, meta_path = save(list(rows.values()), out, "state", params)
-    try:
-        figures = plot(csv_path)
-        log.info("figure %s", ", ".join(str(f) for f in figures))
-    except ImportError:
-        log.warning("matplotlib is not installed (pip install 'praas-kit[plots]'): no figure drawn")
-    return BenchRun(list(rows.values()), csv_path, meta_path)
+    return finish(list(rows.values()), out, "state", params, plot, started=started)
 
 
 # ---------------------------------------------------------------------------------------------- analysis
@@ -208,9 +185,9 @@ def summarise(rows: list[Row]) -> list[Figure]:
             theirs = [v for (bb, e, nn), v in paper.items() if bb == b and nn == n and e <= SMALL]
             if small:
                 note = f" (paper {_range(theirs)})" if theirs else ""
-                out.append(Figure(f"{NAMES[b]} / PraaS, N={n}, <= 80 KB", f"{_range(small)}{note}",
-                                  f">= {TARGETS[b]:g}x", min(small) >= TARGETS[b],
-                                  f"reduction, median of N invocations' total, {NAMES[b]} vs process state"))
+                out.append(TARGETS[b].figure(f"{NAMES[b]} / PraaS, N={n}, <= 80 KB", f"{_range(small)}{note}",
+                                             min(small), f"reduction, median of N invocations' total, {NAMES[b]} "
+                                             "vs process state"))
         large = [v for (bb, e, _), v in got.items() if bb == b and e > SMALL]
         if large:
             theirs = [v for (bb, e, _), v in paper.items() if bb == b and e > SMALL]
@@ -269,13 +246,10 @@ def plot(csv_path: Path) -> list[Path]:
                 shade = (v - min(lo, 1.0)) / max(hi - min(lo, 1.0), 1e-9) if v == v else 0.0
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="white" if shade > 0.55 else "black")
-        ax.set_xticks(range(len(ns)))
-        ax.set_xticklabels([str(n) for n in ns])
-        ax.set_yticks(range(len(sizes)))
-        ax.set_yticklabels([_elements_label(e) for e in sizes])
-        ax.set_xlabel("Number of reduction invocations N")
-        ax.set_ylabel("Input size [elements (bytes)]")
-        ax.set_title(f"{NAMES[b]} / PraaS (target >= {TARGETS[b]:g}x up to 80 KB)")
+        ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+        ax.set_yticks(range(len(sizes)), [_elements_label(e) for e in sizes])
+        ax.set(xlabel="Number of reduction invocations N", ylabel="Input size [elements (bytes)]",
+               title=f"{NAMES[b]} / PraaS (target {TARGETS[b]} up to 80 KB)")
         fig.colorbar(im, ax=ax, label=f"{NAMES[b]} / PraaS, ratio of medians")
     fig.suptitle(f"State reduction (§6.3): median total time of N invocations, baseline / PraaS "
                  f"(> 1: PraaS faster); backend {', '.join(backends)}", fontsize=10)

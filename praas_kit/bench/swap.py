@@ -3,8 +3,8 @@ of state, to the directory store and to S3.
 
 Per state size, ``reps`` fresh processes per store are filled (1 MiB objects of random bytes), swapped out,
 swapped in and checked (the restored state must have the size it was filled with); the stores take turns size by
-size, so drift hits both alike. Four series per (store, size), as :func:`praas_kit.bench.core.swap_rows` measures
-them:
+size, so drift hits both alike. Four series per (store, size), as :func:`praas_kit.bench.series.swap_rows`
+measures them:
 
 * ``swap-out``: the snapshot write inside the process (what the paper timed: the process serialising its state);
 * ``swap-out-total``: the whole control-plane operation (drain, write, exit);
@@ -27,13 +27,17 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from praas_kit.bench.common import BenchRun, Figure, Row, load_rows, paper_csv, pyplot, save, save_figure
-from praas_kit.bench.core import BENCH_APP, swap_rows
-from praas_kit.errors import InvalidArgument
+from praas_kit.bench import check_choice
+from praas_kit.bench.common import BenchRun, Figure, Row, Target, load_rows, log_log, paper_csv, pyplot, save_figure
+from praas_kit.bench.harness import BENCH_APP, deployment, finish, s3_settings, start, storage
+from praas_kit.bench.series import SWAP_TO_DIR, swap_rows
+
+if TYPE_CHECKING:
+    from praas_kit.deploy.local import EmbeddedClient
 
 log = logging.getLogger("praas_kit.bench.swap")
 
@@ -45,7 +49,9 @@ STORES = ("dir", "s3")
 EXPERIMENTS = ("swap-out", "swap-out-total", "swap-in", "swap-in-restore")
 #: the size (MiB) the headline targets are stated at; a run without it uses its largest size
 HEADLINE_MIB = 100
-DIR_TARGET_MIB_S = 300.0
+#: swap-out at the headline size: to the directory store, and to S3 faster than the paper's AWS S3 (its bound is the
+#: paper's rate at that size)
+TARGETS = {"dir": SWAP_TO_DIR, "s3": Target(">", float("nan"), " MiB/s (paper, AWS S3)", ".0f")}
 #: the bucket the local S3 store swaps to
 BUCKET = "praas-bench-swap"
 
@@ -53,25 +59,18 @@ STORE_NAMES = {"dir": "directory store", "s3": "S3"}
 
 
 @contextmanager
-def _planes(backend: str, stores: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+def _planes(backend: str, stores: tuple[str, ...]) -> Iterator[dict[str, EmbeddedClient]]:
     """A control plane per store (``{store: client}``), with the S3 server the ``s3`` one swaps to; everything
     is stopped when the block exits, also on an error."""
-    import praas_kit
-
     with ExitStack() as stack:
-        planes: dict[str, Any] = {}
+        planes: dict[str, EmbeddedClient] = {}
         for store in stores:
-            if backend == "docker":
-                planes[store] = stack.enter_context(praas_kit.docker_deployment(swap=store))
-            elif store == "dir":
-                planes[store] = stack.enter_context(praas_kit.local(function_workers=2))
-            else:
-                from praas_kit.tools.services import SwiftS3Server
-
-                s3 = stack.enter_context(SwiftS3Server())
-                spec = {"kind": "s3", "endpoint": s3.endpoint, "bucket": BUCKET, "access_key": s3.access_key,
-                        "secret_key": s3.secret_key, "region": s3.region}
-                planes[store] = stack.enter_context(praas_kit.local(function_workers=2, swap_store=spec))
+            options: dict[str, Any] = {} if backend == "docker" else {"function_workers": 2}
+            if backend == "local" and store == "s3":
+                s3 = storage(None, stack, redis=False).s3
+                assert s3 is not None
+                options["swap_store"] = {"kind": "s3", **s3_settings(s3, BUCKET)}
+            planes[store] = stack.enter_context(deployment(backend, swap=store, **options))
         yield planes
 
 
@@ -83,11 +82,8 @@ def run_swap_benchmark(out: Path, quick: bool = True, backend: str = "local", si
     Saves ``swap.csv`` + ``swap.meta.json`` under ``out`` and draws ``swap.png``/``.pdf`` (:func:`plot`).
     Raises :class:`InvalidArgument` for an unknown backend or store; every server started is stopped on exit.
     """
-    if backend not in ("local", "docker"):
-        raise InvalidArgument(f"unknown backend {backend!r}: local or docker")
-    unknown = [s for s in stores if s not in STORES]
-    if unknown or not stores:
-        raise InvalidArgument(f"unknown swap stores {unknown or list(stores)}; known: {', '.join(STORES)}")
+    started = start("swap", backend)
+    check_choice("swap stores", stores, STORES)
     sizes = list(sizes or (QUICK_SIZES_MIB if quick else SIZES_MIB))
     reps = reps or (2 if quick else 5)
     params = {"quick": quick, "backend": backend, "sizes_mib": sizes, "reps": reps, "stores": list(stores),
@@ -103,9 +99,7 @@ def run_swap_benchmark(out: Path, quick: bool = True, backend: str = "local", si
                 got = [r for r in rows if r.variant == store and r.size == mib << 20 and r.experiment == "swap-out"]
                 if got:
                     log.info("swap-out of %d MiB to %s: %.1f MiB/s", mib, store, mib / got[0].median)
-    csv_path, meta_path = save(rows, out, "swap", params)
-    plot(csv_path)
-    return BenchRun(rows, csv_path, meta_path)
+    return finish(rows, out, "swap", params, plot, started=started)
 
 
 def expected(params: dict[str, Any]) -> set[tuple[str, str, int]]:
@@ -158,17 +152,15 @@ def summarise(rows: list[Row]) -> list[Figure]:
                     continue
                 mib, rate = _mib(size), _mib(size) / row.median
                 measured = f"{row.median * 1e3:.0f} ms = {rate:.0f} MiB/s"
-                target, met = "", None
                 theirs = paper.get(mib)
                 if experiment == "swap-out" and store == "s3" and theirs:
                     measured += f" (paper {theirs * 1e3:.0f} ms = {mib / theirs:.0f} MiB/s)"
+                name = f"{experiment} {mib} MiB ({STORE_NAMES[store]})"
+                target = None
                 if experiment == "swap-out" and size == heads[store]:
-                    if store == "dir":
-                        target, met = f">= {DIR_TARGET_MIB_S:.0f} MiB/s", rate >= DIR_TARGET_MIB_S
-                    elif theirs:
-                        target, met = f"> {mib / theirs:.0f} MiB/s (paper, AWS S3)", rate > mib / theirs
-                out.append(Figure(f"{experiment} {mib} MiB ({STORE_NAMES[store]})", measured, target, met,
-                                  MEANINGS[experiment]))
+                    target = TARGETS["dir"] if store == "dir" else TARGETS["s3"].at(mib / theirs) if theirs else None
+                out.append(target.figure(name, measured, rate, MEANINGS[experiment]) if target
+                           else Figure(name, measured, "", None, MEANINGS[experiment]))
     return out
 
 
@@ -199,8 +191,6 @@ def plot(csv_path: Path) -> list[Path]:
     (Fargate, 1 thread) dashed. Bottom row: the same as MiB/s.
     """
     plt = pyplot()
-    from matplotlib.ticker import NullFormatter
-
     by = _by(load_rows(csv_path))
     paper = paper_swap_out()
     ticks = sorted({_mib(s) for (_, _, s) in by} | set(paper))
@@ -233,10 +223,7 @@ def plot(csv_path: Path) -> list[Path]:
         bottom.set_ylabel("throughput [MiB/s], median")
         bottom.set_xlabel("process state [MiB]")
         for ax in (top, bottom):
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xticks(ticks, [str(t) for t in ticks])
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            log_log(ax, ticks, [str(t) for t in ticks], minor_ticks=True)
             ax.grid(which="major", alpha=0.35)
             ax.grid(which="minor", alpha=0.1)
         top.legend(fontsize=7)
@@ -245,4 +232,4 @@ def plot(csv_path: Path) -> list[Path]:
 
 
 __all__ = ["run_swap_benchmark", "summarise", "expected", "comparison", "plot", "paper_swap_out", "SIZES_MIB",
-           "QUICK_SIZES_MIB", "STORES"]
+           "QUICK_SIZES_MIB", "STORES", "TARGETS"]

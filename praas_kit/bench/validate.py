@@ -9,7 +9,6 @@ fast it was.
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 import json
 import math
@@ -17,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from praas_kit import provenance
-from praas_kit.bench import BENCHMARKS
+from praas_kit.bench import ROW_COLUMNS, Benchmark, benchmark
 from praas_kit.errors import InvalidArgument
 
-ROW_COLUMNS = ["experiment", "variant", "size", "unit", "repetition", "value", "extra"]
 META_KEYS = ("created", "git_commit", "python", "cpu_count", "params")
 
 
-def _cells(name: str, csv_path: Path) -> tuple[list[str], set[tuple[Any, ...]], list[str]]:
+def _cells(bench: Benchmark, csv_path: Path) -> tuple[list[str], set[tuple[Any, ...]], list[str]]:
     """(header, measured cells, problems with values) of a result CSV (recorded as an input)."""
     problems: list[str] = []
     cells: set[tuple[Any, ...]] = set()
@@ -34,7 +32,7 @@ def _cells(name: str, csv_path: Path) -> tuple[list[str], set[tuple[Any, ...]], 
         reader = csv.DictReader(f)
         header = list(reader.fieldnames or [])
         for n, line in enumerate(reader, 2):
-            value = line.get("time_s" if name == "latex" else "value", "")
+            value = line.get(bench.value, "")
             try:
                 ok = math.isfinite(float(value)) and float(value) >= 0
             except (TypeError, ValueError):
@@ -42,37 +40,28 @@ def _cells(name: str, csv_path: Path) -> tuple[list[str], set[tuple[Any, ...]], 
             if not ok:
                 problems.append(f"{csv_path.name}:{n}: not a measured value: {value!r}")
                 continue
-            if name == "latex":
-                cells.add((line["operation"], line["plot_label"], line["system"], float(line["vcpus"])))
-            else:
-                extra = json.loads(line.get("extra") or "{}")
-                cell: tuple[Any, ...] = (line["experiment"], line["variant"], int(line["size"]))
-                if "invocations" in extra:  # the state benchmark's second dimension
-                    cell += (int(extra["invocations"]),)
-                cells.add(cell)
+            cells.add(bench.cell_of(line))
     return header, cells, problems
 
 
 def validate(out: Path, name: str) -> list[str]:
     """Problems with benchmark ``name``'s output in folder ``out`` (``[]``: valid).
 
-    Checks: ``<name>.csv`` and ``<name>.meta.json`` exist; the CSV has its columns and only finite,
-    non-negative values; the metadata has its provenance keys; every cell the module's
-    ``expected(params)`` lists has samples; the figure ``<name>.png``/``.pdf`` exists and is not empty. The CSV
-    and the metadata are recorded as inputs (:mod:`praas_kit.provenance`); the figures are outputs.
+    Checks: ``<name>.csv`` and ``<name>.meta.json`` exist; the CSV has the columns of the benchmark's record and
+    only finite, non-negative values; the metadata has its provenance keys; every cell the record's
+    ``expected(params)`` lists has samples; the figure ``<name>.png``/``.pdf`` of a benchmark that draws one exists
+    and is not empty. The CSV and the metadata are recorded as inputs (:mod:`praas_kit.provenance`); the figures are
+    outputs.
     """
-    if name not in BENCHMARKS:
-        raise InvalidArgument(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    bench = benchmark(name)
     out = Path(out)
     csv_path, meta_path = out / f"{name}.csv", out / f"{name}.meta.json"
     problems = [f"missing {p}" for p in (csv_path, meta_path) if not p.is_file()]
     if problems:
         return problems
-    module = importlib.import_module(BENCHMARKS[name][0])
-    header, cells, problems = _cells(name, csv_path)
-    columns = list(getattr(module, "COLUMNS", ROW_COLUMNS))
-    if header != columns:
-        problems.append(f"{csv_path.name} has columns {header}, expected {columns}")
+    header, cells, problems = _cells(bench, csv_path)
+    if header != list(bench.columns):
+        problems.append(f"{csv_path.name} has columns {header}, expected {list(bench.columns)}")
     data = meta_path.read_bytes()
     provenance.record(meta_path, data)
     try:
@@ -80,13 +69,12 @@ def validate(out: Path, name: str) -> list[str]:
     except ValueError as exc:
         return problems + [f"{meta_path.name} is not JSON: {exc}"]
     problems += [f"{meta_path.name} lacks {k!r}" for k in META_KEYS if k not in meta]
-    expected = getattr(module, "expected", None)
-    if expected is not None and "params" in meta:
-        missing = sorted(expected(meta["params"]) - cells, key=str)
+    if bench.expected is not None and "params" in meta:
+        missing = sorted(bench.code(bench.expected)(meta["params"]) - cells, key=str)
         problems += [f"no samples for {cell}" for cell in missing[:20]]
         if len(missing) > 20:
             problems.append(f"... and {len(missing) - 20} more cells without samples")
-    if getattr(module, "plot", None) is not None or name == "latex":
+    if bench.plot is not None:
         for suffix in (".png", ".pdf"):
             fig = out / f"{name}{suffix}"
             if not fig.is_file() or fig.stat().st_size == 0:

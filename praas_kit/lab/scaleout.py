@@ -17,6 +17,7 @@ from praas_kit.lab.parameters import BACKENDS
 if TYPE_CHECKING:
     from praas_kit.deploy.swarm import SwarmDeployment
     from praas_kit.sdk.client import ControlPlaneClient
+    from praas_kit.storage.s3_endpoint import S3Endpoint
 
 
 def swarm_ready() -> bool:
@@ -50,13 +51,15 @@ def scale_out_backend(requested: str | None = None) -> str:
     return "swarm" if backend != "local" and swarm_ready() else "local"
 
 
-def scale_out_storage(cp: ControlPlaneClient, stack: ExitStack) -> tuple[Any, str | None]:
-    """The S3 server and Redis URL of notebook 08, as ``praas bench kmeans`` picks them: the deployment's own
-    (a swarm deployment's S3 and Redis services), else a Swift S3 server and a ``redis-server`` started on this
-    machine and stopped when ``stack`` closes (the local backend)."""
-    from praas_kit.bench import kmeans
+def scale_out_storage(cp: ControlPlaneClient, stack: ExitStack) -> tuple[S3Endpoint | None, str | None]:
+    """The S3 endpoint and Redis URL of notebook 08, as ``praas bench kmeans`` picks them
+    (:func:`praas_kit.bench.harness.storage`): the deployment's own (a swarm deployment's S3 and Redis services),
+    else a Swift S3 server and a ``redis-server`` started on this machine and stopped when ``stack`` closes (the
+    local backend)."""
+    from praas_kit.bench import harness
 
-    return kmeans._storage(cp, stack)
+    s3, redis_url = harness.storage(cp, stack)
+    return s3, redis_url
 
 
 def _swarm_rows(client: Any, cp: SwarmDeployment) -> list[dict[str, str]]:
