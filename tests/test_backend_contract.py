@@ -1,6 +1,6 @@
 """The backend contract: what every compute backend must do, run against each registered backend.
 
-A new backend (say ``swarm``) is added to ``BACKENDS`` in ``conftest.py`` (with what it needs in
+A new backend (say ``swarm``) is added to ``BACKENDS`` in ``helpers.py`` (with what it needs in
 ``BACKEND_NEEDS`` and its test options in ``CONTRACT_OPTIONS`` below) and starts from this suite
 failing. The control plane's side of the protocol is played by a bare process endpoint, so these
 tests see only the backend and the runtime it starts.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKEND_NEEDS, BACKENDS, SWARM_TEST_OPTIONS
+from helpers import BACKEND_NEEDS, SWARM_TEST_OPTIONS, backend_params
 
 from praas_kit import wire
 from praas_kit.backends import Backend, ProcessSpec, names, open_backend
@@ -110,7 +110,7 @@ class Exits:
         return self.codes[proc]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=backend_params())
 def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backend, Endpoint, Exits, Path]]:
     """A backend, a bare endpoint for its processes, an exit recorder and the application file."""
     name = request.param

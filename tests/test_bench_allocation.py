@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import BACKEND_NEEDS, children_of
+from helpers import BACKEND_NEEDS, children_of
 
 
 @pytest.mark.parametrize("backend", ["local", "docker", "swarm"])

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import servers_ready
+from helpers import servers_ready
 
 from praas_kit.bench import BENCHMARKS
 from praas_kit.bench.common import Row, save
@@ -27,8 +27,8 @@ def _lanes(data: bytes) -> list[int]:
 
 
 def test_registered() -> None:
-    module, fn = BENCHMARKS["state"]
-    assert callable(getattr(importlib.import_module(module), fn))
+    record = BENCHMARKS["state"]
+    assert callable(getattr(importlib.import_module(record.module), record.run))
 
 
 def test_add_vectors_is_elementwise() -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import children_of, servers_ready
+from helpers import children_of, servers_ready
 
 
 @pytest.mark.s3

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import chromium, have, open_and_run_all, require
+from helpers import chromium, have, open_and_run_all, require
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import docker_available, docker_image_exists, require
+from helpers import docker_available, docker_image_exists, require
 
 import praas_kit
 
@@ -154,7 +154,7 @@ def test_the_lab_in_a_browser(lab):
     01_cloud_processes opens. Screenshots go to results/browser/."""
     import json
 
-    from conftest import chromium, open_and_run_all
+    from helpers import chromium, open_and_run_all
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import APP_CODE, delete_app, unique
+from helpers import APP_CODE, delete_app, unique
 
 BLOCK = 0.6  #: seconds each blocking call blocks
 TOGETHER = 0.2  #: calls that start within this many seconds of the first started together

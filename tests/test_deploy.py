@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from conftest import APP_CODE, docker_available, docker_image_exists, require
+from helpers import APP_CODE, docker_available, docker_image_exists, require
 
 import praas_kit
 

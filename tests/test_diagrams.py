@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import APP_CODE
+from helpers import APP_CODE
 from matplotlib.text import Annotation
 
 from praas_kit import diagrams, lifecycle

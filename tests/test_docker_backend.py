@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require
+from helpers import require
 
 from praas_kit import wire
 from praas_kit.backends.base import ProcessSpec

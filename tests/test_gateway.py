@@ -14,13 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 import zmq
+from helpers import APP_CODE, unique
 
 import praas_kit
 from praas_kit import wire
 from praas_kit.errors import NotFound
 from praas_kit.keys import KeyPair, curve_client
 from praas_kit.sdk.gateway import GatewayClient
-from tests.conftest import APP_CODE, unique
 
 
 @pytest.fixture
@@ -90,15 +90,15 @@ def test_gateway_concurrent_calls_each_get_their_own_result(app):
 
 # ---------------------------------------------------------------- the protocol, on the local backend
 @pytest.fixture(scope="module")
-def cp() -> Iterator[praas_kit.ControlPlaneClient]:
-    with praas_kit.local() as client:
-        client.create_application("gw", code=str(APP_CODE))
-        client.application("gw").create_process("p")
-        yield client
+def gw_app(cp) -> praas_kit.sdk.client.Application:
+    """The application ``gw`` with its process ``p`` on the module's local control plane (``cp``, conftest.py)."""
+    app = cp.create_application("gw", code=str(APP_CODE))
+    app.create_process("p")
+    return app
 
 
 @pytest.fixture
-def raw(cp) -> Iterator[zmq.Socket]:
+def raw(cp, gw_app) -> Iterator[zmq.Socket]:
     """A bare DEALER socket connected to the gateway (CurveZMQ with any client key)."""
     gateway = cp.gateway()
     assert gateway is not None
@@ -118,12 +118,12 @@ def _ask(sock: zmq.Socket, **fields) -> dict:
     return hdr
 
 
-def test_a_call_without_the_right_token_is_refused(cp, raw):
+def test_a_call_without_the_right_token_is_refused(cp, gw_app, raw):
     hdr = _ask(raw, id="1", app="gw", fn="echo", tok="wrong", proc="p")
     assert hdr["ok"] is False and hdr["err"]["type"] == "Unauthorized"
 
 
-def test_bad_frames_get_typed_errors_and_the_gateway_serves_on(cp, raw):
+def test_bad_frames_get_typed_errors_and_the_gateway_serves_on(cp, gw_app, raw):
     raw.send_multipart([b"not json", b""])  # undecodable: dropped with a log line
     raw.send_multipart([wire.header("ping", id="x"), b""])
     hdr, _ = wire.decode(raw.recv_multipart())
@@ -137,14 +137,14 @@ def test_bad_frames_get_typed_errors_and_the_gateway_serves_on(cp, raw):
     assert cp.application("gw").invoke("echo", "ok", process="p").text == "ok"
 
 
-def test_a_payload_over_the_limit_is_refused_before_sending(cp):
+def test_a_payload_over_the_limit_is_refused_before_sending(cp, gw_app):
     gateway = cp.gateway()
     assert gateway is not None
     with pytest.raises(praas_kit.PayloadTooLarge):
         gateway.invoke("gw", "echo", b"x" * (gateway.max_payload + 1), "p")
 
 
-def test_an_unreachable_gateway_falls_back_to_rest(cp):
+def test_an_unreachable_gateway_falls_back_to_rest(cp, gw_app):
     with praas_kit.connect(cp.url, cp.token) as client:
         info = client.request("GET", "/gateway").json()
         closed_port = praas_kit._net.free_port("127.0.0.1")

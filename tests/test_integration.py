@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from conftest import unique, wait_for
+from helpers import unique, wait_for
 
 import praas_kit
 from praas_kit import (
@@ -192,7 +192,7 @@ def test_illegal_transitions(app):
 
 
 def test_payload_limit(plane, tmp_path):
-    from conftest import APP_CODE, unique
+    from helpers import APP_CODE, unique
 
     a = plane.create_application(unique("lim"), code=APP_CODE)
     p = a.create_process("p")

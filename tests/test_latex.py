@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKEND_NEEDS, require, unique
+from helpers import BACKEND_NEEDS, backend_params, require, unique
 
 from praas_kit.apps import latex
 from praas_kit.errors import FunctionNotFound, InvalidArgument, NotFound, PayloadTooLarge
@@ -32,7 +32,7 @@ def _tex_ready() -> None:
     require(shutil.which("pdftotext") is not None, "no pdftotext (apt-get install poppler-utils)")
 
 
-@pytest.fixture(scope="module", params=["local", "docker"])
+@pytest.fixture(scope="module", params=backend_params(["local", "docker"]))
 def deployment(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
     """(control plane, S3 settings) per backend."""
     import praas_kit
@@ -40,7 +40,7 @@ def deployment(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
     _tex_ready()
     if request.param == "docker":
         BACKEND_NEEDS["docker"]()
-        from conftest import docker_image_exists
+        from helpers import docker_image_exists
 
         from praas_kit.engines import images as image_names
 

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import APP_CODE, unique
+from helpers import APP_CODE, unique
 
 import praas_kit
 from praas_kit import InvalidState, StorageError

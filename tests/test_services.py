@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SWIFT_BINARIES, children_of, require
-from conftest import have as _have
+from helpers import SWIFT_BINARIES, children_of, require
+from helpers import have as _have
 
 from praas_kit.errors import BackendError
 from praas_kit.tools.services import RedisServer, SwiftS3Server

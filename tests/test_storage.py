@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require
+from helpers import require
 
 from praas_kit._net import free_port
 from praas_kit.errors import InvalidArgument, InvalidName, StorageError
@@ -34,6 +34,8 @@ from praas_kit.process.snapshot import restore_snapshot, write_snapshot
 from praas_kit.process.state import StateStore
 from praas_kit.storage import SwapStore, new_snapshot_id, open_store
 from praas_kit.storage.directory import DirectoryStore
+from praas_kit.storage.faulty import FaultyStore
+from praas_kit.storage.registry import kinds as store_kinds
 from praas_kit.storage.signing import process_key
 
 SWIFT_BINARIES = ("swift-proxy-server", "swift-account-server", "swift-container-server",
@@ -73,16 +75,47 @@ def _s3_store(server: Any, **tuning: Any) -> Any:
                    prefix=f"t-{uuid.uuid4().hex[:8]}/", **tuning)
 
 
-@pytest.fixture(params=["dir", pytest.param("s3", marks=pytest.mark.s3)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> SwapStore:
-    """A directory store in a temporary directory, or an S3 store on the Swift server."""
-    if request.param == "dir":
-        return DirectoryStore(tmp_path / "swaps", fsync=False)
-    return _s3_store(request.getfixturevalue("swift"), multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
+def _s3_spec(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """An S3 store on the session's Swift server, with a prefix of its own (its spec keeps the tuning)."""
+    return _s3_store(request.getfixturevalue("swift"), multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB).spec()
+
+
+#: how the contract gets a store of each kind: its spec (opened through the registry) and the marks its tests carry.
+#: A kind the registry knows (``praas_kit.storage.registry``, entry points included) and this table does not fails
+#: the contract until it is added here.
+STORE_SPECS: dict[str, tuple[Callable[[pytest.FixtureRequest, Path], dict[str, Any]], tuple[Any, ...]]] = {
+    "dir": (lambda request, tmp: {"kind": "dir", "root": str(tmp / "swaps"), "fsync": False}, ()),
+    "s3": (_s3_spec, (pytest.mark.s3,)),  # the Swift S3 server: skipped without it (a failure in CI)
+    # a faulty store that injects no fault passes everything through: it must keep the contract too
+    "faulty": (lambda request, tmp: {"kind": "faulty", "inner": {"kind": "dir", "root": str(tmp / "inner"),
+                                                                  "fsync": False}}, ()),
+}
+
+
+@pytest.fixture(params=[pytest.param(kind, marks=STORE_SPECS.get(kind, (None, ()))[1]) for kind in store_kinds()])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SwapStore]:
+    """A store of every kind the swap-store registry knows, opened from its spec (the S3 one on the Swift
+    server), so that a newly registered kind runs the contract."""
+    kind = request.param
+    if kind not in STORE_SPECS:
+        pytest.fail(f"swap store kind {kind!r} is registered, but tests/test_storage.py cannot open one: add its "
+                    "spec to STORE_SPECS")
+    opened = open_store(STORE_SPECS[kind][0](request, tmp_path))
+    assert opened.kind == kind and opened.spec()["kind"] == kind
+    yield opened
+    opened.close()
+
+
+def _backing(store: SwapStore) -> SwapStore:
+    """The store that holds the objects (a faulty store wraps another)."""
+    while isinstance(store, FaultyStore):
+        store = store.inner
+    return store
 
 
 def raw_objects(store: SwapStore, app: str, proc: str) -> list[str]:
     """Every object of a process in the store, committed or not (relative to the process)."""
+    store = _backing(store)
     if isinstance(store, DirectoryStore):
         base = store.root / app / proc
         return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file()) if base.exists() else []
@@ -275,6 +308,7 @@ def test_a_snapshot_restores_only_with_the_process_key(store: SwapStore, tmp_pat
 
 def _overwrite(store: SwapStore, key: str, data: bytes) -> None:
     """Replace an object of a committed snapshot, as code with the store's credentials or directory could."""
+    store = _backing(store)
     if isinstance(store, DirectoryStore):
         (store.root / key).write_bytes(data)
     else:

@@ -124,6 +124,75 @@ def test_no_import_circles() -> None:
     assert circles == []
 
 
+#: the package's layers, lowest first: a module imports only from its own group or from a lower layer (no upward
+#: arrow, and none sideways between groups of one layer, e.g. control <-> sdk); "kernel" is every top-level module
+#: that is not listed (the protocol: errors, lifecycle, names, wire, payload, keys, home, function, limits ...)
+LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(g) for g in (
+    {"kernel"}, {"storage", "engines"}, {"process", "tools"}, {"backends"}, {"control", "sdk"}, {"deploy"},
+    {"apps"}, {"bench"}, {"lab"}, {"cli_output", "diagrams", "envdoc"}, {"cli"}, {"__main__"}))
+
+
+def _group(module: str) -> str:
+    """The layer group of a praas_kit module: its subpackage, a listed top-level module, or ``kernel``."""
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else ""
+    return top if any(top in layer for layer in LAYERS) else "kernel"
+
+
+def _layer(group: str) -> int:
+    return next(i for i, layer in enumerate(LAYERS) if group in layer)
+
+
+def test_no_import_goes_up_or_sideways() -> None:
+    mods = _modules()
+    bad = []
+    for name, path in mods.items():
+        for target in _imports(path, name):
+            if target not in mods or target == name:
+                continue
+            g, h = _group(name), _group(target)
+            if g != h and _layer(h) >= _layer(g):
+                bad.append(f"{name} -> {target} ({g} -> {h})")
+    assert bad == []
+
+
+def _private_reach(path: Path, name: str) -> list[str]:
+    """Uses of another group's private names in ``path``: ``from praas_kit.x import _y``, ``module._y`` on an
+    imported praas_kit module, and (from bench, lab and apps) anything reached through a ``.controller``."""
+    tree = ast.parse(path.read_text())
+    group = _group(name)
+    aliases: dict[str, str] = {}  # local name -> praas_kit module
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("praas_kit"):
+            for a in node.names:
+                full = f"{node.module}.{a.name}"
+                aliases[a.asname or a.name] = full
+                if a.name.startswith("_") and not a.name.startswith("__") and _group(node.module or "") != group:
+                    found.append(f"{path.relative_to(PKG)}:{node.lineno} imports {full}")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("praas_kit") and a.asname:
+                    aliases[a.asname] = a.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.attr.startswith("_") \
+                and not node.attr.startswith("__") and node.value.id in aliases \
+                and _group(aliases[node.value.id]) != group:
+            found.append(f"{path.relative_to(PKG)}:{node.lineno} uses {node.value.id}.{node.attr}")
+        if group in ("bench", "lab", "apps") and isinstance(node, ast.Attribute) \
+                and isinstance(node.value, ast.Attribute) and node.value.attr == "controller":
+            found.append(f"{path.relative_to(PKG)}:{node.lineno} reaches into a controller "
+                         f"({ast.unparse(node)})")
+    return found
+
+
+def test_no_reach_into_another_groups_privates() -> None:
+    """Packages meet at their public names: no cross-package ``_private`` import or attribute, and bench, lab
+    and apps work through the SDK and deployments, not a deployment's ``.controller``."""
+    found = [f for name, path in _modules().items() for f in _private_reach(path, name)]
+    assert found == []
+
+
 def test_no_module_is_long() -> None:
     long = {str(p.relative_to(PKG.parent)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines()))
             > MAX_LINES}

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import APP_CODE, BACKEND_NEEDS, SWARM_TEST_OPTIONS, make_plane, unique
+from helpers import APP_CODE, BACKEND_NEEDS, SWARM_TEST_OPTIONS, make_plane, unique
 
 import praas_kit
+
+pytestmark = pytest.mark.docker  # a Swarm of the Docker engine
 
 
 def test_a_process_is_a_one_replica_service_with_limits_reservations_and_a_private_secret(tmp_path: Path) -> None:

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BACKEND_NEEDS, docker_image_exists, require
+from helpers import BACKEND_NEEDS, docker_image_exists, require
 
 STACK = Path(__file__).resolve().parents[1] / "docker" / "stack.yaml"
+
+pytestmark = pytest.mark.docker  # `docker stack` on the session's Swarm
 
 
 def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -90,16 +90,55 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
                            max_leaves=8)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["t", "id", "fn", "src", "key", "seq", "ok", "ep", "procs"]), json_values,
-                       max_size=6))
+#: a value of each field type of wire.SCHEMA
+_FIELD_VALUES = {str: st.text(max_size=8), int: st.integers(), bool: st.booleans(),
+                 dict: st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+                 (int, float): st.integers() | st.floats(allow_nan=False, allow_infinity=False)}
+
+
+@st.composite
+def _headers(draw):
+    """A JSON header of a real frame type: every field its type needs, some of them (often none) missing or drawn
+    as any JSON value, plus optional fields of any value."""
+    t = draw(st.sampled_from(sorted(wire.SCHEMA)))
+    fields = wire.SCHEMA[t]
+    broken = draw(st.sets(st.sampled_from(sorted(fields)))) if fields else set()
+    obj = {"t": t}
+    for name, typ in fields.items():
+        if name not in broken:
+            obj[name] = draw(_FIELD_VALUES[typ])
+        elif draw(st.booleans()):
+            obj[name] = draw(json_values)  # maybe of the wrong type (maybe of the right one by chance)
+    for name, value in draw(st.dictionaries(st.sampled_from(["ct", "err", "held", "why", "proc", "timeout", "x"]),
+                                            json_values, max_size=2)).items():
+        obj.setdefault(name, value)
+    return obj
+
+
+def _well_formed(obj: dict) -> bool:
+    """What wire.decode promises to accept: a known type with every field it needs, each of its type (a bool is not
+    an integer)."""
+    schema = wire.SCHEMA.get(obj.get("t")) if isinstance(obj.get("t"), str) else None
+    return schema is not None and all(
+        obj.get(name) is not None and isinstance(obj[name], typ) and not (typ is int and isinstance(obj[name], bool))
+        for name, typ in schema.items())
+
+
+@settings(max_examples=500, deadline=None)
+@given(_headers() | st.dictionaries(st.sampled_from(["t", "id", "fn", "src", "key", "seq", "ok", "ep", "procs"]),
+                                    json_values, max_size=6))
 def test_wire_decoder_on_json_objects(obj):
+    """Headers of the real frame types (and random objects): decode takes exactly the well-formed ones, as they are,
+    and refuses the rest with ProtocolError."""
     import json
 
     try:
-        hdr, _ = wire.decode([json.dumps(obj).encode(), b""])
+        hdr, payload = wire.decode([json.dumps(obj).encode(), b"payload"])
     except ProtocolError:
+        assert not _well_formed(obj), obj
         return
+    assert _well_formed(obj), obj
+    assert hdr == obj and payload == b"payload"
     for name, typ in wire.SCHEMA[hdr["t"]].items():
         assert isinstance(hdr[name], typ)
 
@@ -253,7 +292,7 @@ def test_bench_check_exits_7_when_a_target_is_missed(tmp_path, monkeypatch) -> N
     fake.run = lambda target, quick: BenchRun([], tmp_path / "x.csv", tmp_path / "x.json")  # type: ignore[attr-defined]
     fake.summarise = lambda rows: [Figure("speed", "1 ms", "< 0.5 ms", False, "what it measures")]  # type: ignore
     monkeypatch.setitem(sys.modules, "fake_bench", fake)
-    monkeypatch.setitem(bench.BENCHMARKS, "fake", ("fake_bench", "run"))
+    monkeypatch.setitem(bench.BENCHMARKS, "fake", bench.Benchmark("fake", "fake_bench", "run"))
     runner = CliRunner()
     assert runner.invoke(cli.app, ["bench", "fake", "--out", str(tmp_path)]).exit_code == 0
     checked = runner.invoke(cli.app, ["bench", "fake", "--out", str(tmp_path), "--check"])

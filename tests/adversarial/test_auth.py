@@ -7,21 +7,15 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 import zmq
-from conftest import APP_CODE, BACKENDS, make_plane
+from helpers import APP_CODE, BACKENDS, make_plane
 
 from praas_kit import wire
 from praas_kit.keys import KeyPair, curve_client
 from praas_kit.storage.directory import DirectoryStore
 
 APPS = Path(__file__).parent.parent / "apps"
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def cp(request, tmp_path_factory):
-    with make_plane(request.param, tmp_path_factory.mktemp(f"auth-{request.param}"), token_file=False) as plane:
-        yield plane
+CP_BACKENDS = BACKENDS  # the ``cp`` fixture (conftest.py): a control plane of this module's own on every backend
 
 
 def _raw_call(address: str, server_key: str | None = None, client: KeyPair | None = None) -> list[bytes] | None:

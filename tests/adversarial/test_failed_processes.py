@@ -6,7 +6,7 @@ before. Before the fix the call after ``put v2`` (acknowledged) and a SIGKILL re
 from __future__ import annotations
 
 import pytest
-from conftest import APP_CODE, make_plane, unique, wait_for
+from helpers import APP_CODE, make_plane, unique, wait_for
 
 import praas_kit
 from praas_kit.errors import ProcessFailed
@@ -58,7 +58,7 @@ def test_resume_failed_opts_into_the_old_behaviour(tmp_path) -> None:
 
 
 def test_an_application_opts_into_resuming_its_failed_processes(plane) -> None:
-    from conftest import delete_app
+    from helpers import delete_app
 
     app = plane.create_application(unique("resumes"), code=APP_CODE, resume_failed=True)
     try:
@@ -72,7 +72,7 @@ def test_an_unsolicited_swap_report_then_exit_is_a_failure(plane) -> None:
     # before the fix the control plane took the report as a confirmed swap: the process stayed ALLOCATED, dead
     from pathlib import Path
 
-    from conftest import delete_app
+    from helpers import delete_app
 
     app = plane.create_application(unique("fake"), code=Path(__file__).parent.parent / "apps" / "attacker")
     try:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import zmq
-from conftest import APP_CODE
+from helpers import APP_CODE
 
 import praas_kit
 from praas_kit import wire

@@ -15,12 +15,7 @@ from praas_kit.storage.directory import DirectoryStore
 from praas_kit.storage.faulty import FaultyStore
 
 SPAM = Path(__file__).parent.parent / "apps" / "spam.py"
-
-
-@pytest.fixture(scope="module")
-def cp(tmp_path_factory):
-    with praas_kit.local(home=tmp_path_factory.mktemp("inputs")) as plane:
-        yield plane
+# ``cp`` (conftest.py): a local control plane of this module's own
 
 
 @pytest.mark.parametrize("timeout", ["-1", "nan", "inf", "0", "1e300"])
@@ -168,7 +163,7 @@ def test_an_oversized_chunked_json_body_is_413_and_a_bool_is_not_a_number(cp):
 def test_code_roots_confine_what_a_token_holder_can_load(tmp_path):
     # the lab's control plane runs as root with the Docker socket: before code_roots any path it can read was
     # application code, copied or mounted into a process (its registry with every application's keys among them)
-    from conftest import make_plane
+    from helpers import make_plane
 
     allowed = tmp_path / "lab"
     allowed.mkdir()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import APP_CODE, make_plane
+from helpers import APP_CODE, make_plane
 
 import praas_kit
 
@@ -20,7 +20,10 @@ def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@pytest.mark.parametrize("n", [3_000, 100_000])
+SOAK = [pytest.mark.slow, pytest.mark.timeout(600)]  # CI, with other tests loading its 2 cores, saw > 120 s
+
+
+@pytest.mark.parametrize("n", [3_000, pytest.param(100_000, marks=SOAK)])  # the soak: 100,000 messages
 def test_held_message_burst_is_delivered_in_order_after_swapin(tmp_path, n):
     """Messages sent to a swapped-out process are held, and all of them arrive, in order, after swap-in
     (before the fix, 3,000 made swap-in fail with HTTP 500 and left the process SWAPPING_IN forever)."""
@@ -40,6 +43,7 @@ def test_held_message_burst_is_delivered_in_order_after_swapin(tmp_path, n):
         assert cp.controller.registry.held_messages("burst", "b") == []
 
 
+@pytest.mark.slow  # a soak: 110 deaths and swap-ins
 def test_process_deaths_leak_no_file_descriptors(tmp_path):
     """Every death of a process is handled by a thread of its own; none of them may keep a socket
     (before the fix, each thread that sent to the process endpoint got a ZeroMQ socket, kept forever)."""
@@ -65,6 +69,7 @@ def test_process_deaths_leak_no_file_descriptors(tmp_path):
         assert fd_count() - before <= 3, (before, fd_count())
 
 
+@pytest.mark.slow  # a soak: 400 MiB of messages, most of them held in SQLite
 def test_mailbox_is_bounded_and_the_receiver_lives(tmp_path):
     """Ten 40 MiB messages to a 256 MiB process whose function does not receive yet: the mailbox takes what
     fits (a quarter of the memory), the rest waits with the control plane, the process lives, and every

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import APP_CODE, delete_app, unique
+from helpers import APP_CODE, delete_app, unique
 
 from praas_kit.errors import PraasError
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import unique
+from helpers import unique
 
 from praas_kit.errors import InvalidState, PraasError
 from praas_kit.sdk.client import ControlPlaneClient
