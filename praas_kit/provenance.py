@@ -124,6 +124,17 @@ def git_dirty() -> bool | None:
     return bool(done.stdout.strip()) if done.returncode == 0 else None
 
 
+def git_diff() -> str | None:
+    """The tracked files' changes against ``HEAD`` (``git diff HEAD``; ``""`` for a clean tree, ``None`` outside a
+    git checkout)."""
+    try:
+        done = subprocess.run(["git", "diff", "HEAD"], capture_output=True, text=True, timeout=30,
+                              cwd=Path(__file__).parent)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
 def stamp() -> dict[str, Any]:
     """``{"commit": HEAD or "unknown", "dirty": bool | None, "files": {name: sha256}}``: what this process read
     (:func:`recorded`) and the code it ran at."""

@@ -111,7 +111,7 @@ def test_finish_saves_records_the_load_and_keeps_the_csv_without_matplotlib(
     assert run.csv == tmp_path / "swap.csv" and run.csv.is_file() and len(run.rows) == 1
     assert "no figure drawn" in caplog.text
     params = json.loads(run.meta.read_text())["params"]
-    assert params["quick"] is True and params[LOAD_AVERAGE]["start"] == started
+    assert params["quick"] is True and params[LOAD_AVERAGE]["start"] == started.load
     assert run_load_average({"params": params})["end"] is not None
     with pytest.raises(InvalidArgument, match="unknown backend 'mainframe' for swap"):
         start("swap", "mainframe")
@@ -144,3 +144,32 @@ def test_the_cli_refuses_what_a_benchmark_does_not_take(tmp_path: Path) -> None:
         got = runner.invoke(cli.app, ["bench", *args, "--out", str(tmp_path)])
         assert got.exit_code == 1 and message in got.output, got.output
     assert not any(tmp_path.iterdir())
+
+
+def test_a_result_records_the_code_it_started_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit and the tree's state are read when the run starts; a commit made (or a file changed) while it
+    runs is recorded apart, and a dirty tree's diff is saved beside the result."""
+    from praas_kit.bench import common, harness
+
+    state = {"commit": "a" * 40, "dirty": True, "diff": "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-1\n+2\n"}
+    monkeypatch.setattr(common, "git_commit", lambda: state["commit"])
+    monkeypatch.setattr(common, "git_dirty", lambda: state["dirty"])
+    monkeypatch.setattr(common, "git_diff", lambda: state["diff"])
+    started = harness.start("state")
+    state.update(commit="b" * 40, dirty=False, diff="")  # committed while it ran
+    run = harness.finish([Row("e", "v", 1, "s", [0.5])], tmp_path, "state", {"quick": True}, started=started)
+    meta = json.loads(run.meta.read_text())
+    assert (meta["git_commit"], meta["git_dirty"]) == ("a" * 40, True)
+    assert meta["git_at_save"] == {"commit": "b" * 40, "dirty": False}
+    assert meta["started"]["at"] == started.at and "started" not in meta["params"]
+    diff = tmp_path / meta["started"]["diff"]["file"]
+    assert diff.read_text() == started.diff
+    import hashlib
+
+    assert meta["started"]["diff"]["sha256"] == hashlib.sha256(started.diff.encode()).hexdigest()
+
+    clean = harness.start("state")  # a clean tree: no diff file, no git_at_save
+    meta = json.loads(harness.finish([Row("e", "v", 1, "s", [0.5])], tmp_path / "clean", "state", {},
+                                     started=clean).meta.read_text())
+    assert meta["started"]["diff"] is None and "git_at_save" not in meta
+    assert not list((tmp_path / "clean").glob("*.diff"))

@@ -22,6 +22,7 @@ from praas_kit import provenance
 from praas_kit.bench import ROW_COLUMNS
 from praas_kit.checkout import in_checkout
 from praas_kit.provenance import git_commit as git_commit  # re-exported: the metadata of every result file
+from praas_kit.provenance import git_diff as git_diff
 from praas_kit.provenance import git_dirty as git_dirty
 
 
@@ -128,6 +129,8 @@ def load_average() -> list[float] | None:
         return None
 
 
+#: the key of ``params`` under which :func:`praas_kit.bench.harness.finish` hands :func:`metadata` the run's start
+STARTED = "started"
 #: where a run's metadata records the load average: ``params[LOAD_AVERAGE] = {"start": [...], "end": [...]}``
 LOAD_AVERAGE = "load_average_1_5_15_min"
 #: the other spellings of older result files: (key of the start, key of the end) in their params
@@ -221,13 +224,20 @@ def metadata(params: dict[str, Any]) -> dict[str, Any]:
 
     from praas_kit import __version__
 
-    return {
+    commit, dirty = git_commit(), git_dirty()
+    meta = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "praas_kit": __version__,
-        "git_commit": git_commit(), "git_dirty": git_dirty(), "python": platform.python_version(),
+        "git_commit": commit, "git_dirty": dirty, "python": platform.python_version(),
         "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(), "platform": platform.platform(), "cpu_count": os.cpu_count(),
-        "packages": installed_versions(), "params": params,
+        "packages": installed_versions(), "params": {k: v for k, v in params.items() if k != STARTED},
     }
+    started = params.get(STARTED)
+    if isinstance(started, dict):  # the code the run ran from is the commit and tree at its start
+        meta.update(started=started, git_commit=started.get("git_commit"), git_dirty=started.get("git_dirty"))
+        if (commit, dirty) != (started.get("git_commit"), started.get("git_dirty")):
+            meta["git_at_save"] = {"commit": commit, "dirty": dirty}  # changed while it ran
+    return meta
 
 
 def save(rows: list[Row], out: Path, name: str, params: dict[str, Any]) -> tuple[Path, Path]:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from praas_kit.bench import BENCHMARKS, check_backend
-from praas_kit.bench.common import LOAD_AVERAGE, BenchRun, Row, load_average, save
+from praas_kit.bench import BENCHMARKS, check_backend, common
+from praas_kit.bench.common import LOAD_AVERAGE, STARTED, BenchRun, Row, load_average, save
 from praas_kit.errors import BackendError, InvalidArgument, StorageError
 
 if TYPE_CHECKING:
@@ -117,12 +118,27 @@ def security(dataplane_auth: str | tuple[str, ...]) -> tuple[str, ...]:
     return (dataplane_auth,) if isinstance(dataplane_auth, str) else tuple(dataplane_auth)
 
 
-def start(name: str, backend: str | None = None) -> list[float] | None:
+@dataclass(frozen=True)
+class RunStart:
+    """What a run is at its start: when, the commit and the tree's state it runs from (``diff``: the tracked
+    files' changes, ``""`` for a clean tree, ``None`` outside git), and the machine's load average."""
+
+    at: str
+    git_commit: str
+    git_dirty: bool | None
+    diff: str | None
+    load: list[float] | None
+
+
+def start(name: str, backend: str | None = None) -> RunStart:
     """The start of a run of benchmark ``name``: ``backend`` checked against its record (:class:`InvalidArgument`
-    naming the valid ones); the load average now, for :func:`finish`."""
+    naming the valid ones); the code it runs from and the load average now, for :func:`finish`."""
     if backend is not None:
         BENCHMARKS[name].check_backend(backend)
-    return load_average()
+    import time
+
+    return RunStart(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), common.git_commit(), common.git_dirty(),
+                    common.git_diff(), load_average())
 
 
 #: writes a run's files: ``(rows, out, name, params) -> (csv, meta)``
@@ -130,13 +146,26 @@ Writer = Callable[[list[Row], Path, str, dict[str, Any]], tuple[Path, Path]]
 
 
 def finish(rows: list[Row], out: Path, name: str, params: dict[str, Any],
-           plot: Callable[[Path], list[Path]] | None = None, *, started: list[float] | None = None,
+           plot: Callable[[Path], list[Path]] | None = None, *, started: RunStart | None = None,
            write: Writer = save) -> BenchRun:
-    """The end of a run: record the load average (``started``: at its start, :func:`start`'s; and now) in
-    ``params``, write ``<name>.csv`` + ``<name>.meta.json`` under ``out`` (``write``),
-    draw the figure with ``plot`` (skipped with a warning without matplotlib: the CSV is kept)."""
-    params[LOAD_AVERAGE] = {"start": started, "end": load_average()}
-    csv_path, meta_path = write(rows, Path(out), name, params)
+    """The end of a run: record the load average (at its start, :func:`start`'s ``started``, and now) in
+    ``params``, and the commit and tree the run started from (the metadata's ``git_commit``/``git_dirty``;
+    ``git_at_save`` if they changed while it ran; a dirty tree's diff saved as ``<name>.diff`` beside the result,
+    named with its SHA-256 in ``started``); write ``<name>.csv`` + ``<name>.meta.json`` under ``out``
+    (``write``); draw the figure with ``plot`` (skipped with a warning without matplotlib: the CSV is kept)."""
+    params[LOAD_AVERAGE] = {"start": started.load if started else None, "end": load_average()}
+    out = Path(out)
+    if started is not None:
+        diff_file = None
+        if started.diff:
+            import hashlib
+
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{name}.diff").write_text(started.diff)
+            diff_file = {"file": f"{name}.diff", "sha256": hashlib.sha256(started.diff.encode()).hexdigest()}
+        params[STARTED] = {"at": started.at, "git_commit": started.git_commit, "git_dirty": started.git_dirty,
+                           "diff": diff_file}
+    csv_path, meta_path = write(rows, out, name, params)
     if plot is not None:
         try:
             log.info("figure %s", ", ".join(str(f) for f in plot(csv_path)))
@@ -146,4 +175,4 @@ def finish(rows: list[Row], out: Path, name: str, params: dict[str, Any],
 
 
 __all__ = ["deployment", "deployment_network", "storage", "Storage", "s3_settings", "create_bucket", "security",
-           "start", "finish", "BENCH_APP", "DEPLOYABLE"]
+           "start", "finish", "RunStart", "BENCH_APP", "DEPLOYABLE"]
