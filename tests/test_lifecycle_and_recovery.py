@@ -14,21 +14,12 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from helpers import APP_CODE, unique
+from helpers import APP_CODE, unique, wait_for
 
 import praas_kit
 from praas_kit import InvalidState, StorageError
 from praas_kit.storage.directory import DirectoryStore
 from praas_kit.storage.faulty import FaultyStore
-
-
-def wait_for(pred, timeout=15.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def test_nested_self_invoke_with_one_worker(tmp_path):
