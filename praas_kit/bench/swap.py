@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 
 from praas_kit.bench import check_choice
 from praas_kit.bench.common import BenchRun, Figure, Row, Target, load_rows, log_log, paper_csv, pyplot, save_figure
-from praas_kit.bench.harness import BENCH_APP, deployment, finish, s3_settings, start, storage
+from praas_kit.bench.harness import BENCH_APP, deployment, finish, start, storage
 from praas_kit.bench.series import SWAP_TO_DIR, swap_rows
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ def _planes(backend: str, stores: tuple[str, ...]) -> Iterator[dict[str, Embedde
             if backend == "local" and store == "s3":
                 s3 = storage(None, stack, redis=False).s3
                 assert s3 is not None
-                options["swap_store"] = {"kind": "s3", **s3_settings(s3, BUCKET)}
+                options["swap_store"] = s3.store_spec(BUCKET)
             planes[store] = stack.enter_context(deployment(backend, swap=store, **options))
         yield planes
 
